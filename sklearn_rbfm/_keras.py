@@ -1,0 +1,190 @@
+"""Shared TensorFlow/Keras plumbing for the package's Keras-based estimators.
+
+Everything here imports TensorFlow lazily, inside the functions, so that
+``import sklearn_rbfm`` stays cheap. TensorFlow always runs eagerly in the
+user's process; graph-mode work (iNNvestigate) happens in a worker process
+(see :mod:`sklearn_rbfm._relevance`).
+"""
+
+import contextlib
+import os
+import random
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+
+
+def import_tensorflow():
+    """Import TensorFlow quietly and return the module.
+
+    TensorFlow's C++ start-up chatter is silenced unless the user chose a log
+    level through ``TF_CPP_MIN_LOG_LEVEL`` already.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def seed_from(random_state):
+    """Draw an integer seed from ``random_state`` (None, int or RandomState)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed Python, NumPy and TensorFlow for the block, then restore Python and NumPy.
+
+    TensorFlow's global seed cannot be read back; it is left set to ``seed``,
+    which only makes later unseeded TensorFlow draws repeatable.
+    """
+    tf = import_tensorflow()
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    tf.random.set_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def model_state(model):
+    """Return a picklable description of a Keras model: architecture and weights."""
+    return {
+        "config": model.to_json(),
+        "weights": [np.asarray(w) for w in model.get_weights()],
+    }
+
+
+def model_from_state(state, custom_objects=None):
+    """Rebuild the Keras model described by :func:`model_state`."""
+    tf = import_tensorflow()
+    model = tf.keras.models.model_from_json(
+        state["config"], custom_objects=custom_objects
+    )
+    model.set_weights(state["weights"])
+    return model
+
+
+class KerasPickleMixin:
+    """Pickle fitted Keras models as architecture + weights, never as live objects.
+
+    Subclasses list the attributes holding Keras models in ``_keras_attributes``
+    and may give ``_keras_custom_objects`` for layers Keras cannot rebuild alone.
+    """
+
+    _keras_attributes = ("model_",)
+    _keras_custom_objects = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state = dict(state)
+        for attr in self._keras_attributes:
+            if state.get(attr) is not None:
+                state[attr] = _PickledModel(model_state(state[attr]))
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for attr in self._keras_attributes:
+            if isinstance(state.get(attr), _PickledModel):
+                state[attr] = model_from_state(
+                    state[attr].state, custom_objects=self._keras_custom_objects
+                )
+        super().__setstate__(state)
+
+
+class _PickledModel:
+    """Marks a Keras model stored as architecture + weights inside a pickle."""
+
+    def __init__(self, state):
+        self.state = state
+
+
+def class_weight_dict(class_weight, y_encoded, n_classes):
+    """Resolve ``class_weight`` ('balanced', None or a dict over encoded labels)."""
+    if class_weight is None:
+        return None
+    if isinstance(class_weight, str):
+        weights = compute_class_weight(
+            class_weight, classes=np.arange(n_classes), y=y_encoded
+        )
+        return {i: float(w) for i, w in enumerate(weights)}
+    return {int(k): float(v) for k, v in class_weight.items()}
+
+
+def train_classifier(
+    model,
+    X,
+    y_encoded,
+    *,
+    n_classes,
+    epochs,
+    batch_size,
+    learning_rate,
+    class_weight,
+    validation_fraction,
+    early_stopping,
+    seed,
+    verbose=0,
+    patience=5,
+):
+    """Compile and fit ``model`` (softmax output) with the package's training recipe.
+
+    Adam, sparse categorical cross-entropy, class weights, and, when
+    ``early_stopping`` is set and ``validation_fraction`` > 0, a stratified
+    validation split with early stopping that restores the best weights.
+
+    Returns the Keras ``History``.
+    """
+    tf = import_tensorflow()
+    weights = class_weight_dict(class_weight, y_encoded, n_classes)
+    X_val = y_val = None
+    if early_stopping and validation_fraction and len(np.unique(y_encoded)) > 1:
+        counts = np.bincount(y_encoded, minlength=n_classes)
+        n_val = int(np.ceil(validation_fraction * len(y_encoded)))
+        stratify = y_encoded if counts.min() >= 2 and n_val >= n_classes else None
+        if 1 <= n_val < len(y_encoded):
+            X, X_val, y_encoded, y_val = train_test_split(
+                X,
+                y_encoded,
+                test_size=n_val,
+                stratify=stratify,
+                random_state=seed,
+            )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    callbacks = []
+    if X_val is not None:
+        callbacks.append(
+            tf.keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True
+            )
+        )
+    return model.fit(
+        X,
+        y_encoded,
+        epochs=epochs,
+        batch_size=batch_size,
+        class_weight=weights,
+        validation_data=None if X_val is None else (X_val, y_val),
+        callbacks=callbacks,
+        shuffle=True,
+        verbose=verbose,
+    )
+
+
+def predict_batched(model, X, batch_size):
+    """``model(x, training=False)`` over batches; avoids ``predict``'s per-call overhead."""
+    outputs = [
+        np.asarray(model(X[start : start + batch_size], training=False))
+        for start in range(0, len(X), batch_size)
+    ]
+    return np.concatenate(outputs, axis=0)
