@@ -17,6 +17,7 @@ _LAZY_ESTIMATORS = {
     "KerasMLPClassifier": "._mlp",
     "RelevanceMasker": "._masker",
     "VotingFusionSearch": "._fusion",
+    "KerasCNNClassifier": "._cnn_classifier",
 }
 
 _SUBMODULES = ("datasets", "explain", "plotting", "utils")

@@ -43,6 +43,12 @@ def _voting_fusion_search():
     return [VotingFusionSearch(estimators=[])]
 
 
+def _keras_cnn_classifier():
+    from sklearn_rbfm import KerasCNNClassifier
+
+    return [KerasCNNClassifier()]
+
+
 INSTANCES = {
     "AudioLoader": _audio_loader,
     "SpectrogramTransformer": _spectrogram_transformer,
@@ -50,6 +56,7 @@ INSTANCES = {
     "KerasMLPClassifier": _keras_mlp_classifier,
     "RelevanceMasker": _relevance_masker,
     "VotingFusionSearch": _voting_fusion_search,
+    "KerasCNNClassifier": _keras_cnn_classifier,
 }
 
 # estimator name -> {check name: reason}; every entry says why the check cannot apply.

@@ -39,6 +39,7 @@ def all_estimators(type_filter=None):
             if (
                 inspect.isclass(obj)
                 and issubclass(obj, BaseEstimator)
+                and hasattr(obj, "fit")
                 and not inspect.isabstract(obj)
                 and not name.startswith("_")
             ):

@@ -1,0 +1,3 @@
+"""Input-level explanations: relevance maps, RELAX, audible heatmaps, faithfulness curves."""
+
+__all__ = []
