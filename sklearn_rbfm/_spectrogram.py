@@ -1,0 +1,458 @@
+"""Batched spectrograms of waveforms: VGGish log-mel, mel and power."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.fft
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_is_fitted,
+    validate_data,
+)
+
+from .utils._audio import valid_audio
+
+# The published VGGish front end (tensorflow/models, research/audioset/vggish:
+# vggish_params.py and mel_features.py).
+VGGISH_SR = 16000
+VGGISH_WIN_LENGTH = 400  # 25 ms at 16 kHz
+VGGISH_HOP_LENGTH = 160  # 10 ms at 16 kHz
+VGGISH_N_FFT = 512  # next power of two of the window
+VGGISH_N_MELS = 64
+VGGISH_FMIN = 125.0
+VGGISH_FMAX = 7500.0
+VGGISH_LOG_OFFSET = 0.01
+
+# Below this many bytes per chunk of frames the FFT input stays cache-friendly
+# without paying Python overhead per clip.
+_CHUNK_BYTES = 1 << 24
+
+_FIXED_BY_VGGISH = (
+    "n_fft",
+    "win_length",
+    "hop_length",
+    "n_mels",
+    "fmin",
+    "fmax",
+    "power",
+    "center",
+)
+
+
+def periodic_hann(n):
+    """Periodic Hann window of length ``n`` (``scipy.signal.get_window('hann', n)``)."""
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi / n * np.arange(n))
+
+
+def vggish_mel_matrix(n_bins, sr=VGGISH_SR, n_mels=VGGISH_N_MELS,
+                      fmin=VGGISH_FMIN, fmax=VGGISH_FMAX):
+    """VGGish's HTK-style triangular mel weights, shape ``(n_mels, n_bins)``.
+
+    Band edges are equally spaced on the mel scale ``1127 ln(1 + f / 700)``
+    between ``fmin`` and ``fmax``; the DC bin gets no weight.
+    """
+    def to_mel(hz):
+        return 1127.0 * np.log1p(np.asarray(hz, dtype=np.float64) / 700.0)
+
+    bins_mel = to_mel(np.linspace(0.0, sr / 2.0, n_bins))
+    edges = np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2)
+    lower, center, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bins_mel - lower) / (center - lower)
+    falling = (upper - bins_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights[:, 0] = 0.0
+    return weights
+
+
+def _n_frames_of(n_samples, frame_length, hop_length, pad):
+    return 1 + (n_samples + 2 * pad - frame_length) // hop_length
+
+
+class SpectrogramTransformer(TransformerMixin, BaseEstimator):
+    """Turn waveforms into flat spectrograms, all clips in one batched call.
+
+    Each row of ``X`` is one clip; each output row is its spectrogram of shape
+    ``spectrogram_shape_ = (n_freq, n_frames)`` flattened in (frequency,
+    frame) order, as float32.
+
+    Parameters
+    ----------
+    kind : {'vggish', 'mel', 'power'}, default='vggish'
+        - ``'vggish'``: VGGish's own log-mel front end, so that VGGish weights
+          see what they were trained on: audio at 16 kHz (resampled if the
+          apparent rate ``sr * playback_rate`` differs), 25 ms periodic Hann
+          windows every 10 ms without centre padding, magnitude spectrum of a
+          512-point FFT, 64 HTK mel bands from 125 to 7500 Hz, then
+          ``log(mel + 0.01)``. Its STFT and mel parameters are fixed: leave
+          them at None.
+        - ``'mel'``: ``librosa.feature.melspectrogram`` with the parameters
+          below (Slaney mel scale and normalisation); with ``log=None`` the
+          result equals librosa's.
+        - ``'power'``: the STFT power spectrogram, ``1 + n_fft // 2`` bins
+          (the log power spectrogram fed to image models).
+    sr : float, default=16000
+        Sampling rate of the waveforms in Hz.
+    n_fft : int, default=None
+        FFT length; None means 2048 (librosa's default).
+    win_length : int, default=None
+        Window length in samples; None means ``n_fft``.
+    hop_length : int, default=None
+        Samples between frames; None means ``win_length // 4``.
+    n_mels : int, default=None
+        Number of mel bands of ``kind='mel'``; None means 128.
+    fmin : float, default=None
+        Lowest mel band edge in Hz (apparent frequency); None means 0.
+    fmax : float, default=None
+        Highest mel band edge in Hz; None means half the apparent rate.
+    power : float, default=None
+        Exponent of the magnitude: 2 for power, 1 for magnitude. None means 2.
+    log : {'auto', 'db'}, float or None, default='auto'
+        Compression of the values. ``'db'`` is decibels of the power,
+        ``10 log10(max(|X|^2, 1e-10))`` (``librosa.power_to_db`` with
+        ``ref=1.0``, ``top_db=None``: no per-clip reference, so clips stay
+        comparable); a positive float ``eps`` means ``ln(S + eps)``; None
+        keeps linear values. ``'auto'`` means ``'db'`` for 'mel' and
+        'power' and VGGish's ``ln(S + 0.01)`` for 'vggish' (the only value
+        'vggish' accepts).
+    center : bool, default=None
+        Pad ``n_fft // 2`` zeros on both sides so that frame ``t`` is centred
+        on sample ``t * hop_length`` (librosa's default). None means True for
+        'mel' and 'power'; VGGish never pads.
+    n_frames : int, default=None
+        Pad (with silence) or crop every spectrogram to this many frames, so
+        that clips of different lengths give equal widths. None keeps the
+        frames the fitted clip length gives.
+    playback_rate : float, default=1.0
+        Treat the audio as replayed this many times faster: the apparent
+        sampling rate is ``sr * playback_rate``, which shifts every frequency
+        up by that factor (a standard trick for low-frequency whale calls).
+    n_jobs : int, default=None
+        Threads for the FFT. None means 1 unless in a
+        :func:`joblib.parallel_config` context; -1 means all processors.
+
+    Attributes
+    ----------
+    spectrogram_shape_ : tuple of (int, int)
+        ``(n_freq, n_frames)`` of each output spectrogram.
+    mel_basis_ : ndarray of shape (n_freq, 1 + n_fft // 2) or None
+        The mel filter bank applied to the spectrum (None for 'power').
+    n_features_in_ : int
+        Number of samples per clip seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    AudioLoader : Decode audio files into the waveforms this transformer takes.
+    librosa.feature.melspectrogram : The reference for ``kind='mel'``.
+
+    Notes
+    -----
+    Integer arrays are cast to float32 as they are, without rescaling; divide
+    integer PCM by its full scale first (``AudioLoader`` does this for files).
+    Frames are computed chunk-wise over the whole batch (a strided view of the
+    clips, one real FFT and one matrix product per chunk), not clip by clip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rbfm import SpectrogramTransformer
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((3, 16000)).astype(np.float32)  # 1 s at 16 kHz
+    >>> spec = SpectrogramTransformer(kind="vggish").fit(X)
+    >>> spec.spectrogram_shape_
+    (64, 98)
+    >>> spec.transform(X).shape
+    (3, 6272)
+    >>> spec.get_feature_names_out()[:2].tolist()
+    ['f0_t0', 'f0_t1']
+    """
+
+    _parameter_constraints: dict = {
+        "kind": [StrOptions({"vggish", "mel", "power"})],
+        "sr": [Interval(Real, 0, None, closed="neither")],
+        "n_fft": [Interval(Integral, 1, None, closed="left"), None],
+        "win_length": [Interval(Integral, 1, None, closed="left"), None],
+        "hop_length": [Interval(Integral, 1, None, closed="left"), None],
+        "n_mels": [Interval(Integral, 1, None, closed="left"), None],
+        "fmin": [Interval(Real, 0, None, closed="left"), None],
+        "fmax": [Interval(Real, 0, None, closed="neither"), None],
+        "power": [Interval(Real, 0, None, closed="neither"), None],
+        "log": [
+            StrOptions({"auto", "db"}),
+            Interval(Real, 0, None, closed="neither"),
+            None,
+        ],
+        "center": ["boolean", None],
+        "n_frames": [Interval(Integral, 1, None, closed="left"), None],
+        "playback_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        kind="vggish",
+        *,
+        sr=16000,
+        n_fft=None,
+        win_length=None,
+        hop_length=None,
+        n_mels=None,
+        fmin=None,
+        fmax=None,
+        power=None,
+        log="auto",
+        center=None,
+        n_frames=None,
+        playback_rate=1.0,
+        n_jobs=None,
+    ):
+        self.kind = kind
+        self.sr = sr
+        self.n_fft = n_fft
+        self.win_length = win_length
+        self.hop_length = hop_length
+        self.n_mels = n_mels
+        self.fmin = fmin
+        self.fmax = fmax
+        self.power = power
+        self.log = log
+        self.center = center
+        self.n_frames = n_frames
+        self.playback_rate = playback_rate
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the parameters against the clip length and fix the output shape.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples)
+            Waveforms at ``sr``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted transformer.
+        """
+        self._frontend = self._resolve_frontend()
+        X = self._validate(X, reset=True)
+        self.mel_basis_ = self._mel_basis()
+        n_bins = 1 + self._frontend["n_fft"] // 2
+        n_freq = n_bins if self.mel_basis_ is None else self.mel_basis_.shape[0]
+        self.spectrogram_shape_ = (n_freq, self._n_frames_out(X.shape[1]))
+        return self
+
+    def transform(self, X):
+        """Compute the flat spectrogram of every clip.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_samples)
+            Waveforms at ``sr``, as many samples per clip as in :meth:`fit`.
+
+        Returns
+        -------
+        S : ndarray of shape (n_clips, n_freq * n_frames), dtype float32
+            Spectrograms in (frequency, frame) order: column
+            ``i * n_frames + j`` is band ``i`` of frame ``j``.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        fe = self._frontend
+        if fe["resample_from"] is not None:
+            import librosa
+
+            X = librosa.resample(
+                X, orig_sr=fe["resample_from"], target_sr=fe["sr"], axis=-1
+            ).astype(np.float32, copy=False)
+        n_freq, n_frames = self.spectrogram_shape_
+        out = np.empty((X.shape[0], n_freq * n_frames), dtype=np.float32)
+        for start, spec in self._spectra(X):
+            spec = self._compress(spec)
+            spec = self._fix_frames(spec, n_frames)
+            stop = start + spec.shape[0]
+            out[start:stop] = spec.transpose(0, 2, 1).reshape(stop - start, -1)
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``f{i}_t{j}`` of the outputs: band ``i`` of frame ``j``.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``n_freq * n_frames`` names in output order.
+        """
+        check_is_fitted(self, "spectrogram_shape_")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        n_freq, n_frames = self.spectrogram_shape_
+        return np.asarray(
+            [f"f{i}_t{j}" for i in range(n_freq) for j in range(n_frames)],
+            dtype=object,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _resolve_frontend(self):
+        apparent_sr = float(self.sr) * float(self.playback_rate)
+        if self.kind == "vggish":
+            fixed = [p for p in _FIXED_BY_VGGISH if getattr(self, p) is not None]
+            if fixed or self.log != "auto":
+                names = ", ".join(fixed + (["log"] if self.log != "auto" else []))
+                raise ValueError(
+                    f"kind='vggish' fixes the STFT, mel and log parameters to "
+                    f"VGGish's published values, but {names} was set. Leave "
+                    "them at their defaults, or use kind='mel' to choose them."
+                )
+            return {
+                "sr": VGGISH_SR,
+                "resample_from": None if apparent_sr == VGGISH_SR else apparent_sr,
+                "n_fft": VGGISH_N_FFT,
+                "window": periodic_hann(VGGISH_WIN_LENGTH),
+                "hop_length": VGGISH_HOP_LENGTH,
+                "pad": 0,
+                "power": 1.0,
+                "log": VGGISH_LOG_OFFSET,
+            }
+        n_fft = 2048 if self.n_fft is None else self.n_fft
+        win_length = n_fft if self.win_length is None else self.win_length
+        if win_length > n_fft:
+            raise ValueError(
+                f"win_length={win_length} is longer than n_fft={n_fft}; "
+                "use win_length <= n_fft."
+            )
+        hop_length = self.hop_length
+        if hop_length is None:
+            hop_length = max(1, win_length // 4)
+        # librosa centres a shorter window inside each n_fft-long frame.
+        window = np.zeros(n_fft)
+        offset = (n_fft - win_length) // 2
+        window[offset : offset + win_length] = periodic_hann(win_length)
+        center = True if self.center is None else self.center
+        return {
+            "sr": apparent_sr,
+            "resample_from": None,
+            "n_fft": n_fft,
+            "window": window,
+            "hop_length": hop_length,
+            "pad": n_fft // 2 if center else 0,
+            "power": 2.0 if self.power is None else float(self.power),
+            "log": "db" if self.log == "auto" else self.log,
+        }
+
+    def _mel_basis(self):
+        fe = self._frontend
+        n_bins = 1 + fe["n_fft"] // 2
+        if self.kind == "vggish":
+            return vggish_mel_matrix(n_bins).astype(np.float32)
+        if self.kind == "power":
+            return None
+        import librosa
+
+        nyquist = fe["sr"] / 2.0
+        fmin = 0.0 if self.fmin is None else float(self.fmin)
+        fmax = nyquist if self.fmax is None else float(self.fmax)
+        if not fmin < fmax <= nyquist:
+            raise ValueError(
+                f"Need fmin < fmax <= {nyquist:g} Hz (half the apparent rate "
+                f"sr * playback_rate); got fmin={fmin:g}, fmax={fmax:g}."
+            )
+        return librosa.filters.mel(
+            sr=fe["sr"],
+            n_fft=fe["n_fft"],
+            n_mels=128 if self.n_mels is None else self.n_mels,
+            fmin=fmin,
+            fmax=fmax,
+        )
+
+    def _resampled_length(self, n_samples):
+        fe = self._frontend
+        if fe["resample_from"] is None:
+            return n_samples
+        return int(np.ceil(n_samples * fe["sr"] / fe["resample_from"]))
+
+    def _min_samples(self):
+        fe = self._frontend
+        if fe["pad"]:
+            return 1
+        return int(np.ceil(len(fe["window"]) * (fe["resample_from"] or fe["sr"])
+                           / fe["sr"]))
+
+    def _n_frames_out(self, n_samples):
+        if self.n_frames is not None:
+            return self.n_frames
+        fe = self._frontend
+        return _n_frames_of(
+            self._resampled_length(n_samples),
+            len(fe["window"]),
+            fe["hop_length"],
+            fe["pad"],
+        )
+
+    def _validate(self, X, *, reset):
+        X = validate_data(
+            self, X, reset=reset, dtype=np.float32, ensure_all_finite=False
+        )
+        valid_audio(X, min_samples=self._min_samples())
+        return X
+
+    def _spectra(self, X):
+        """Yield ``(first_clip, spectra)`` chunks, spectra ``(c, n_frames, n_freq)``."""
+        fe = self._frontend
+        window = fe["window"].astype(np.float32)
+        frame_length, hop, pad = len(window), fe["hop_length"], fe["pad"]
+        n_frames = _n_frames_of(X.shape[1], frame_length, hop, pad)
+        chunk = max(1, _CHUNK_BYTES // (8 * n_frames * fe["n_fft"]))
+        workers = effective_n_jobs(self.n_jobs)
+        for start in range(0, X.shape[0], chunk):
+            y = X[start : start + chunk]
+            if pad:
+                y = np.pad(y, ((0, 0), (pad, pad)))
+            frames = np.lib.stride_tricks.sliding_window_view(
+                y, frame_length, axis=-1
+            )[:, ::hop]
+            stft = scipy.fft.rfft(
+                frames * window, n=fe["n_fft"], axis=-1, workers=workers
+            )
+            if fe["power"] == 2.0:
+                spec = np.square(stft.real) + np.square(stft.imag)
+            elif fe["power"] == 1.0:
+                spec = np.abs(stft)
+            else:
+                spec = np.abs(stft) ** fe["power"]
+            if self.mel_basis_ is not None:
+                spec = spec @ self.mel_basis_.T
+            yield start, spec
+
+    def _compress(self, spec):
+        log, power = self._frontend["log"], self._frontend["power"]
+        if log is None:
+            return spec
+        if log == "db":
+            # decibels of the power |X|^2 whatever ``power`` was
+            amin = np.float32(1e-10 ** (power / 2.0))
+            return np.float32(20.0 / power) * np.log10(np.maximum(spec, amin))
+        return np.log(spec + np.float32(log))
+
+    def _fix_frames(self, spec, n_frames):
+        have = spec.shape[1]
+        if have >= n_frames:
+            return spec[:, :n_frames]
+        silence = self._compress(np.zeros((1, 1, 1), dtype=np.float32))
+        filler = np.broadcast_to(silence, (spec.shape[0], n_frames - have, spec.shape[2]))
+        return np.concatenate([spec, filler], axis=1)

@@ -1,0 +1,231 @@
+import pickle
+
+import joblib
+import librosa
+import numpy as np
+import pytest
+import scipy.signal
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from sklearn_rbfm import SpectrogramTransformer
+
+
+@pytest.fixture(scope="module")
+def waves():
+    rng = np.random.default_rng(0)
+    return (0.1 * rng.standard_normal((6, 16000))).astype(np.float32)
+
+
+def _published_vggish(y):
+    """VGGish's mel_features.log_mel_spectrogram, written out for one clip.
+
+    Written from the published definition (tensorflow/models,
+    research/audioset/vggish): 25 ms periodic Hann windows every 10 ms, no
+    padding, |rfft| of length 512, HTK mel 1127 ln(1 + f / 700), 64 bands
+    between 125 and 7500 Hz, DC bin weight zero, log(mel + 0.01).
+    """
+    win, hop, n_fft, sr = 400, 160, 512, 16000
+    n_frames = 1 + (len(y) - win) // hop
+    window = 0.5 - 0.5 * np.cos(2 * np.pi / win * np.arange(win))
+    mag = np.array(
+        [np.abs(np.fft.rfft(y[t * hop : t * hop + win] * window, n_fft))
+         for t in range(n_frames)]
+    )
+    hz_to_mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)  # noqa: E731
+    bins_mel = hz_to_mel(np.linspace(0, sr / 2, n_fft // 2 + 1))
+    edges = np.linspace(hz_to_mel(125.0), hz_to_mel(7500.0), 66)
+    weights = np.empty((n_fft // 2 + 1, 64))
+    for i in range(64):
+        lo, c, hi = edges[i : i + 3]
+        weights[:, i] = np.maximum(
+            0.0, np.minimum((bins_mel - lo) / (c - lo), (hi - bins_mel) / (hi - c))
+        )
+    weights[0, :] = 0.0
+    return np.log(mag @ weights + 0.01).T  # (64, n_frames)
+
+
+def test_vggish_matches_published_front_end(waves):
+    spec = SpectrogramTransformer().fit(waves)
+    assert spec.spectrogram_shape_ == (64, 98)  # 1 + (16000 - 400) // 160
+    out = spec.transform(waves)
+    assert out.dtype == np.float32 and out.shape == (6, 64 * 98)
+    for i in (0, 5):
+        ref = _published_vggish(waves[i].astype(np.float64))
+        np.testing.assert_allclose(out[i].reshape(64, 98), ref, atol=2e-4)
+
+
+def test_vggish_window_is_periodic_hann():
+    from sklearn_rbfm._spectrogram import periodic_hann
+
+    np.testing.assert_allclose(
+        periodic_hann(400), scipy.signal.get_window("hann", 400), atol=1e-12
+    )
+
+
+def test_vggish_hop_and_no_centre_padding():
+    # an impulse at sample s lies in frame t iff 160 t < s < 160 t + 400
+    s = 1000
+    y = np.zeros((1, 4000), dtype=np.float32)
+    y[0, s] = 1.0
+    out = SpectrogramTransformer().fit(y).transform(y).reshape(64, -1)
+    lit = np.flatnonzero((out > np.log(0.01) + 1e-6).any(axis=0))
+    assert lit.tolist() == [t for t in range(out.shape[1]) if 160 * t < s < 160 * t + 400]
+
+
+def test_vggish_band_edges_and_tone_peak():
+    from sklearn_rbfm._spectrogram import vggish_mel_matrix
+
+    weights = vggish_mel_matrix(257)
+    freqs = np.linspace(0, 8000, 257)
+    used = freqs[weights.any(axis=0)]
+    assert used.min() > 125.0 and used.max() < 7500.0
+    assert weights[:, 0].sum() == 0.0
+    # a 1 kHz tone peaks in the band whose HTK centre is nearest to 1 kHz
+    mel = lambda f: 1127.0 * np.log(1.0 + f / 700.0)  # noqa: E731
+    centres_mel = np.linspace(mel(125.0), mel(7500.0), 66)[1:-1]
+    expected = int(np.argmin(np.abs(centres_mel - mel(1000.0))))
+    t = np.arange(16000) / 16000
+    y = np.sin(2 * np.pi * 1000.0 * t)[None].astype(np.float32)
+    out = SpectrogramTransformer().fit(y).transform(y).reshape(64, -1)
+    assert int(np.argmax(out.mean(axis=1))) == expected
+
+
+def test_vggish_resamples_to_16k():
+    t = np.arange(8000) / 8000
+    y = np.sin(2 * np.pi * 440.0 * t)[None].astype(np.float32)
+    spec = SpectrogramTransformer(sr=8000).fit(y)
+    assert spec.spectrogram_shape_ == (64, 98)
+    y16 = librosa.resample(y, orig_sr=8000, target_sr=16000, axis=-1)
+    ref = SpectrogramTransformer().fit(y16).transform(y16)
+    np.testing.assert_allclose(spec.transform(y), ref, atol=1e-5)
+
+
+def test_vggish_rejects_custom_stft_parameters(waves):
+    with pytest.raises(ValueError, match="kind='vggish' fixes .*n_fft, n_mels"):
+        SpectrogramTransformer(n_fft=1024, n_mels=32).fit(waves)
+    with pytest.raises(ValueError, match="log was set"):
+        SpectrogramTransformer(log=None).fit(waves)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 64},
+        {"n_fft": 511, "win_length": 300, "hop_length": 100, "n_mels": 40,
+         "fmin": 50.0, "fmax": 6000.0, "power": 1.0, "center": False},
+    ],
+)
+def test_mel_equals_librosa(waves, params):
+    out = SpectrogramTransformer("mel", log=None, **params).fit(waves).transform(waves)
+    ref = librosa.feature.melspectrogram(y=waves, sr=16000, **params)
+    np.testing.assert_allclose(
+        out, ref.reshape(len(waves), -1), rtol=1e-4, atol=1e-6 * np.abs(ref).max()
+    )
+
+
+def test_power_and_db_equal_librosa(waves):
+    params = {"n_fft": 256, "hop_length": 128}
+    spec = SpectrogramTransformer("power", **params).fit(waves)
+    assert spec.spectrogram_shape_ == (129, 1 + 16000 // 128)
+    stft = np.abs(librosa.stft(waves, **params)) ** 2
+    ref = librosa.power_to_db(stft, ref=1.0, amin=1e-10, top_db=None)
+    np.testing.assert_allclose(spec.transform(waves), ref.reshape(6, -1), rtol=1e-3, atol=1e-3)
+    mag = SpectrogramTransformer("power", power=1.0, **params).fit(waves)
+    ref = librosa.amplitude_to_db(np.sqrt(stft), ref=1.0, amin=1e-5, top_db=None)
+    np.testing.assert_allclose(mag.transform(waves), ref.reshape(6, -1), rtol=1e-3, atol=1e-3)
+
+
+def test_log_offset(waves):
+    lin = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=None).fit_transform(waves)
+    logged = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=0.5).fit_transform(waves)
+    np.testing.assert_allclose(logged, np.log(lin + 0.5), rtol=1e-5, atol=1e-6)
+
+
+def test_playback_rate_scales_apparent_frequency():
+    sr, f0 = 2000, 100.0
+    y = np.sin(2 * np.pi * f0 * np.arange(2 * sr) / sr)[None].astype(np.float32)
+    spec = SpectrogramTransformer("power", sr=sr, n_fft=256, playback_rate=8.0, log=None)
+    out = spec.fit(y).transform(y).reshape(129, -1)
+    # 100 Hz replayed 8x faster sounds at 800 Hz; bins span 0..8 kHz apparent
+    peak_hz = np.argmax(out.sum(axis=1)) * (sr * 8.0 / 2) / 128
+    assert abs(peak_hz - 8 * f0) <= 8000 / 128
+    mel = SpectrogramTransformer("mel", sr=sr, n_fft=256, n_mels=40, playback_rate=8.0)
+    np.testing.assert_allclose(
+        mel.fit(y).mel_basis_, librosa.filters.mel(sr=16000, n_fft=256, n_mels=40)
+    )
+    # VGGish then sees the 16 kHz apparent rate: no resampling needed
+    vgg = SpectrogramTransformer(sr=sr, playback_rate=8.0).fit(y)
+    assert vgg.spectrogram_shape_ == (64, 1 + (4000 - 400) // 160)
+
+
+def test_n_frames_pads_with_silence_and_crops(waves):
+    full = SpectrogramTransformer(n_frames=None).fit(waves).transform(waves)
+    long = SpectrogramTransformer(n_frames=120).fit(waves)
+    assert long.spectrogram_shape_ == (64, 120)
+    out = long.transform(waves).reshape(6, 64, 120)
+    np.testing.assert_array_equal(out[:, :, :98], full.reshape(6, 64, 98))
+    np.testing.assert_allclose(out[:, :, 98:], np.log(0.01))
+    short = SpectrogramTransformer(n_frames=10).fit(waves).transform(waves)
+    np.testing.assert_array_equal(short.reshape(6, 64, 10), full.reshape(6, 64, 98)[:, :, :10])
+    # clips of different lengths, same width
+    other = SpectrogramTransformer(n_frames=120).fit(waves[:, :9000]).transform(waves[:, :9000])
+    assert other.shape == (6, 64 * 120)
+
+
+def test_feature_names_and_set_output(waves):
+    spec = SpectrogramTransformer("mel", n_fft=256, n_mels=4, n_frames=3).fit(waves)
+    names = spec.get_feature_names_out()
+    assert names.tolist() == [f"f{i}_t{j}" for i in range(4) for j in range(3)]
+    pd = pytest.importorskip("pandas")
+    df = spec.set_output(transform="pandas").transform(waves)
+    assert isinstance(df, pd.DataFrame) and list(df.columns) == names.tolist()
+
+
+def test_bad_input_names_the_clip(waves):
+    spec = SpectrogramTransformer().fit(waves)
+    bad = waves.copy()
+    bad[4, 123] = np.inf
+    with pytest.raises(ValueError, match="clip 4 contains NaN or infinite samples .*sample 123"):
+        spec.transform(bad)
+    with pytest.raises(ValueError, match="399 samples .*at least 400"):
+        SpectrogramTransformer().fit(waves[:, :399])
+    with pytest.raises(ValueError, match="expecting 16000 features"):
+        spec.transform(waves[:, :8000])
+    with pytest.raises(ValueError, match="fmin < fmax <= 8000"):
+        SpectrogramTransformer("mel", fmax=9000.0).fit(waves)
+    with pytest.raises(ValueError, match="win_length=600 is longer than n_fft=512"):
+        SpectrogramTransformer("mel", n_fft=512, win_length=600).fit(waves)
+
+
+def test_int_input_is_cast_without_rescaling(waves):
+    ints = np.round(waves * 1000).astype(np.int16)
+    spec = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=None)
+    np.testing.assert_allclose(
+        spec.fit_transform(ints), spec.fit_transform(ints.astype(np.float32))
+    )
+
+
+def test_batched_equals_per_clip_and_parallel_fft(waves):
+    spec = SpectrogramTransformer().fit(waves)
+    whole = spec.transform(waves)
+    one_by_one = np.vstack([spec.transform(waves[i : i + 1]) for i in range(6)])
+    np.testing.assert_array_equal(whole, one_by_one)
+    np.testing.assert_array_equal(whole, clone(spec).set_params(n_jobs=2).fit(waves).transform(waves))
+
+
+def test_clone_pickle_joblib_pipeline(waves, tmp_path):
+    spec = SpectrogramTransformer("mel", n_fft=256, n_mels=16).fit(waves)
+    expected = spec.transform(waves)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(spec)).transform(waves), expected)
+    joblib.dump(spec, tmp_path / "spec.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "spec.joblib").transform(waves), expected)
+    np.testing.assert_array_equal(clone(spec).fit_transform(waves), expected)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    pipe = make_pipeline(
+        SpectrogramTransformer("mel", n_fft=256, n_mels=8), LogisticRegression()
+    ).fit(waves, y)
+    assert pipe.predict(waves).shape == (6,)
+    assert pipe[0].n_features_in_ == 16000
