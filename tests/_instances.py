@@ -48,13 +48,43 @@ def _keras_mlp_classifier():
 def _relevance_masker():
     from sklearn_rbfm import RelevanceMasker
 
-    return [RelevanceMasker()]
+    # Few, easily learnt features: the checks need a base model that trains
+    # in well under a second and still fits their toy problems.
+    return [
+        RelevanceMasker(_small_mlp(), n_features=0.5),
+        RelevanceMasker(_small_mlp(), strategy="negative", method="lrp.epsilon"),
+    ]
+
+
+def _small_mlp():
+    from sklearn_rbfm import KerasMLPClassifier
+
+    return KerasMLPClassifier(
+        hidden_layer_sizes=(16,),
+        epochs=10,
+        batch_size=32,
+        learning_rate=0.05,
+        early_stopping=False,
+        random_state=0,
+    )
 
 
 def _voting_fusion_search():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier
+
     from sklearn_rbfm import VotingFusionSearch
 
-    return [VotingFusionSearch(estimators=[])]
+    members = [
+        ("lr", LogisticRegression()),
+        ("nb", GaussianNB()),
+        ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+    ]
+    return [
+        VotingFusionSearch(members, cv=3),
+        VotingFusionSearch(members, cv=3, search="greedy", max_size=4),
+    ]
 
 
 def _keras_cnn_classifier():
@@ -73,8 +103,43 @@ INSTANCES = {
     "KerasCNNClassifier": _keras_cnn_classifier,
 }
 
+# AudioLoader's X is a column of file paths; these checks feed numeric arrays,
+# which it rightly rejects ("X must hold file paths"). tests/test_loader.py runs
+# the same properties (idempotence, subset and order invariance, pickling,
+# pipelines, n_features_in_, unchanged __dict__) on real audio files.
+_NUMERIC_X = "feeds numeric arrays; AudioLoader's X holds audio file paths"
+_AUDIO_LOADER_FAILS = {
+    "check_complex_data": _NUMERIC_X,
+    "check_dict_unchanged": _NUMERIC_X,
+    "check_dont_overwrite_parameters": _NUMERIC_X,
+    "check_dtype_object": _NUMERIC_X,
+    "check_estimators_dtypes": _NUMERIC_X,
+    "check_estimators_fit_returns_self": _NUMERIC_X,
+    "check_estimators_nan_inf": _NUMERIC_X,
+    "check_estimators_overwrite_params": _NUMERIC_X,
+    "check_estimators_pickle": _NUMERIC_X,
+    "check_f_contiguous_array_estimator": _NUMERIC_X,
+    "check_fit2d_1feature": _NUMERIC_X,
+    "check_fit2d_1sample": _NUMERIC_X,
+    "check_fit2d_predict1d": _NUMERIC_X,
+    "check_fit_check_is_fitted": _NUMERIC_X,
+    "check_fit_idempotent": _NUMERIC_X,
+    "check_fit_score_takes_y": _NUMERIC_X,
+    "check_methods_sample_order_invariance": _NUMERIC_X,
+    "check_methods_subset_invariance": _NUMERIC_X,
+    "check_n_features_in": _NUMERIC_X,
+    "check_n_features_in_after_fitting": _NUMERIC_X,
+    "check_pipeline_consistency": _NUMERIC_X,
+    "check_positive_only_tag_during_fit": _NUMERIC_X,
+    "check_readonly_memmap_input": _NUMERIC_X,
+    "check_transformer_data_not_an_array": _NUMERIC_X,
+    "check_transformer_general": _NUMERIC_X,
+}
+
 # estimator name -> {check name: reason}; every entry says why the check cannot apply.
-EXPECTED_FAILED_CHECKS = {}
+EXPECTED_FAILED_CHECKS = {
+    "AudioLoader": _AUDIO_LOADER_FAILS,
+}
 
 
 def instances_of(name, cls):
