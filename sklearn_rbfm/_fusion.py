@@ -179,9 +179,9 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
     >>> len(search.cv_results_["score"])
     7
     >>> search.best_members_
-    ('lr',)
+    ('lr', 'nb', 'tree')
     >>> round(search.best_score_, 3)
-    0.943
+    0.968
     >>> search.predict_proba(X[:2]).shape
     (2, 2)
     """
