@@ -160,9 +160,10 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
     Notes
     -----
     The average vote of a subset is computed as ``(p_i1 + p_i2 + ... +
-    p_ik) / k`` with the members in member order, added left to right; this
-    is also what :meth:`predict_proba` does, so the scores are those of
-    ``roc_auc_score`` on exactly these probabilities (same ties).
+    p_ik) / k`` in float64 (members predicting float32 are cast first), with
+    the members in member order, added left to right; this is also what
+    :meth:`predict_proba` does, so the scores are those of ``roc_auc_score``
+    on exactly these probabilities (same ties).
 
     Examples
     --------
@@ -266,9 +267,11 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
                 f"({self.classes_[0]!r})."
             )
 
+        if self.search == "exhaustive":
+            # refuse an oversize search before fitting any member
+            subsets = self._exhaustive_subsets(len(names))
         probas = self._member_probas(names, members, X, y, groups)
         if self.search == "exhaustive":
-            subsets = self._exhaustive_subsets(len(names))
             scores = self._score_subsets(probas, y, y_encoded, subsets)
         else:
             subsets, scores = self._greedy_search(probas, y, y_encoded)
