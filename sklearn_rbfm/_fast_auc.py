@@ -15,6 +15,8 @@ labels. Two things make that fast and exact:
   pattern is ordered like the value.
 """
 
+import sys
+
 import numpy as np
 
 
@@ -38,11 +40,36 @@ def average_scores(scores, subsets, sizes):
         ``(scores[i1] + scores[i2] + ... + scores[ik]) / k`` for each subset,
         added left to right as :func:`average_probas` does.
     """
-    fused = scores[subsets[:, 0]]
-    for j in range(1, subsets.shape[1]):
-        fused += scores[subsets[:, j]]
-    fused /= np.asarray(sizes, dtype=np.float64)[:, None]
+    sizes = np.asarray(sizes)
+    fused = np.empty((len(subsets), scores.shape[1]))
+    for size in np.unique(sizes):
+        rows = np.flatnonzero(sizes == size)
+        if rows[-1] - rows[0] + 1 == len(rows):
+            # subsets listed by size: write in place, no scatter
+            _subset_sums(scores, subsets[rows[0] : rows[-1] + 1, :size], fused[rows[0] : rows[-1] + 1])
+        else:
+            fused[rows] = _subset_sums(scores, subsets[rows, :size])
+    fused /= sizes.astype(np.float64)[:, None]
     return fused
+
+
+def _subset_sums(scores, subsets, out=None):
+    """Left-to-right sums of equal-size subsets, sharing the common prefixes.
+
+    The sum of ``(i1, ..., ik)`` is the sum of its prefix ``(i1, ..., ik-1)``
+    plus ``scores[ik]``: exactly the reference order of additions, but each
+    distinct prefix is summed once, so a subset costs one addition instead
+    of ``k``.
+    """
+    if out is None:
+        out = np.empty((len(subsets), scores.shape[1]))
+    if subsets.shape[1] == 1:
+        np.take(scores, subsets[:, 0], axis=0, out=out)
+        return out
+    prefixes, inverse = np.unique(subsets[:, :-1], axis=0, return_inverse=True)
+    np.take(_subset_sums(scores, prefixes), inverse.reshape(-1), axis=0, out=out)
+    out += np.take(scores, subsets[:, -1], axis=0)
+    return out
 
 
 def average_probas(probas):
@@ -81,7 +108,7 @@ def roc_auc_rows(y_true, scores):
     y_true : array-like of bool of shape (n_samples,)
         True for the positive class. Both classes must be present.
     scores : ndarray of float64 of shape (n_rows, n_samples)
-        Non-negative, finite scores (probabilities). Modified in place.
+        Scores in ``[0, 2)``, e.g. probabilities. Modified in place.
 
     Returns
     -------
@@ -105,24 +132,25 @@ def roc_auc_rows(y_true, scores):
             "in that case."
         )
     scores = np.ascontiguousarray(scores, dtype=np.float64)
-    # -0.0 has its sign bit set; +0.0 keeps every non-negative value ordered.
-    scores += 0.0
     keys = scores.view(np.int64)
-    # Non-negative float bit patterns are < 2**63 / 2, so the shift is safe.
+    # Bit patterns of floats in [0, 2) are below 2**62, so the shift is safe;
+    # it also drops the sign bit of -0.0, which then ties with 0.0.
     keys <<= 1
     keys |= y_true
     keys.sort(axis=1)
-    labels = (keys & 1).astype(np.float64)
+    # the lowest byte of each key holds its label bit: a strided view, no pass
+    low_byte = 0 if sys.byteorder == "little" else 7
+    labels = (keys.view(np.uint8)[:, low_byte::8] & 1).astype(np.float64)
     positions = np.arange(n_samples, dtype=np.float64)
     # Ties are put negatives first, so each positive is counted above every
     # negative before it; the tie correction below halves the tied pairs.
     twice_u = 2.0 * (labels @ positions) - n_pos * (n_pos - 1)
-    values = keys >> 1
-    tied = values[:, 1:] == values[:, :-1]
+    keys >>= 1  # back to the values' bit patterns, in place
+    tied = keys[:, 1:] == keys[:, :-1]
     rows_with_ties = np.flatnonzero(tied.any(axis=1))
     if rows_with_ties.size:
         twice_u[rows_with_ties] -= _tied_pairs(
-            values[rows_with_ties], labels[rows_with_ties]
+            keys[rows_with_ties], labels[rows_with_ties]
         )
     return twice_u / (2.0 * n_pos * n_neg)
 

@@ -325,14 +325,12 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
                 )
         probas = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
         for name, proba in zip(names, probas):
-            if not (np.all(np.isfinite(proba)) and proba.min() >= 0):
+            # the rank keys need values in [0, 2); allow rounding above 1
+            if not (np.all(np.isfinite(proba)) and proba.min() >= 0 and proba.max() <= 1 + 1e-6):
                 raise ValueError(
-                    f"Member {name!r} predicted probabilities that are not "
-                    "finite and non-negative; check its input and its "
-                    "predict_proba."
+                    f"Member {name!r} predicted probabilities outside [0, 1] "
+                    "(or not finite); check its input and its predict_proba."
                 )
-        # -0.0 and 0.0 are the same probability; the rank keys need one sign.
-        probas += 0.0
         return probas
 
     def _prefit_proba(self, name, member, X):
