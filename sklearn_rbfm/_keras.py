@@ -133,12 +133,16 @@ def train_classifier(
     seed,
     verbose=0,
     patience=5,
+    run_eagerly=False,
 ):
     """Compile and fit ``model`` (softmax output) with the package's training recipe.
 
     Adam, sparse categorical cross-entropy, class weights, and, when
     ``early_stopping`` is set and ``validation_fraction`` > 0, a stratified
     validation split with early stopping that restores the best weights.
+
+    ``run_eagerly`` skips tracing the training step into a graph, which
+    costs seconds per model and only pays off over many steps.
 
     Returns the Keras ``History``.
     """
@@ -160,6 +164,7 @@ def train_classifier(
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
+        run_eagerly=run_eagerly,
     )
     callbacks = []
     if X_val is not None:

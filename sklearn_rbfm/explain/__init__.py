@@ -1,3 +1,18 @@
-"""Input-level explanations: relevance maps, RELAX, audible heatmaps, faithfulness curves."""
+"""Input-level explanations: relevance maps, RELAX, audible heatmaps, faithfulness curves.
 
-__all__ = []
+Nothing here imports TensorFlow until a function that needs it is called.
+"""
+
+from ..model_selection import SpeakerRotationSplit
+from ._audible import audible_heatmap
+from ._perturbation import perturbation_curve
+from ._relax import RELAX
+from ._relevance_maps import relevance_maps
+
+__all__ = [
+    "RELAX",
+    "SpeakerRotationSplit",
+    "audible_heatmap",
+    "perturbation_curve",
+    "relevance_maps",
+]
