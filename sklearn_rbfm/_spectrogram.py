@@ -67,8 +67,8 @@ def vggish_mel_matrix(n_bins, sr=VGGISH_SR, n_mels=VGGISH_N_MELS,
     return weights
 
 
-def _n_frames_of(n_samples, frame_length, hop_length, pad):
-    return 1 + (n_samples + 2 * pad - frame_length) // hop_length
+def _n_frames_of(n_samples, n_fft, hop_length, pad):
+    return 1 + (n_samples + sum(pad) - n_fft) // hop_length
 
 
 class SpectrogramTransformer(TransformerMixin, BaseEstimator):
@@ -323,9 +323,15 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
                 "sr": VGGISH_SR,
                 "resample_from": None if apparent_sr == VGGISH_SR else apparent_sr,
                 "n_fft": VGGISH_N_FFT,
-                "window": periodic_hann(VGGISH_WIN_LENGTH),
+                # VGGish zero-pads each 400-sample frame to 512 at its end;
+                # windowing 512-sample frames with a zero tail is the same and
+                # lets the FFT run on contiguous frames of its own length.
+                "window": np.pad(
+                    periodic_hann(VGGISH_WIN_LENGTH),
+                    (0, VGGISH_N_FFT - VGGISH_WIN_LENGTH),
+                ),
                 "hop_length": VGGISH_HOP_LENGTH,
-                "pad": 0,
+                "pad": (0, VGGISH_N_FFT - VGGISH_WIN_LENGTH),
                 "power": 1.0,
                 "log": VGGISH_LOG_OFFSET,
             }
@@ -350,7 +356,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             "n_fft": n_fft,
             "window": window,
             "hop_length": hop_length,
-            "pad": n_fft // 2 if center else 0,
+            "pad": (n_fft // 2, n_fft // 2) if center else (0, 0),
             "power": 2.0 if self.power is None else float(self.power),
             "log": "db" if self.log == "auto" else self.log,
         }
@@ -387,11 +393,12 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         return int(np.ceil(n_samples * fe["sr"] / fe["resample_from"]))
 
     def _min_samples(self):
+        """Fewest input samples that give one frame (before any resampling)."""
         fe = self._frontend
-        if fe["pad"]:
-            return 1
-        return int(np.ceil(len(fe["window"]) * (fe["resample_from"] or fe["sr"])
-                           / fe["sr"]))
+        needed = max(1, fe["n_fft"] - sum(fe["pad"]))
+        if fe["resample_from"] is None:
+            return needed
+        return int(np.ceil(needed * fe["resample_from"] / fe["sr"]))
 
     def _n_frames_out(self, n_samples):
         if self.n_frames is not None:
@@ -399,7 +406,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         fe = self._frontend
         return _n_frames_of(
             self._resampled_length(n_samples),
-            len(fe["window"]),
+            fe["n_fft"],
             fe["hop_length"],
             fe["pad"],
         )
@@ -415,28 +422,26 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         """Yield ``(first_clip, spectra)`` chunks, spectra ``(c, n_frames, n_freq)``."""
         fe = self._frontend
         window = fe["window"].astype(np.float32)
-        frame_length, hop, pad = len(window), fe["hop_length"], fe["pad"]
-        n_frames = _n_frames_of(X.shape[1], frame_length, hop, pad)
-        chunk = max(1, _CHUNK_BYTES // (8 * n_frames * fe["n_fft"]))
+        n_fft, hop, pad = fe["n_fft"], fe["hop_length"], fe["pad"]
+        n_frames = _n_frames_of(X.shape[1], n_fft, hop, pad)
+        chunk = max(1, _CHUNK_BYTES // (8 * n_frames * n_fft))
         workers = effective_n_jobs(self.n_jobs)
         for start in range(0, X.shape[0], chunk):
             y = X[start : start + chunk]
-            if pad:
-                y = np.pad(y, ((0, 0), (pad, pad)))
-            frames = np.lib.stride_tricks.sliding_window_view(
-                y, frame_length, axis=-1
-            )[:, ::hop]
-            stft = scipy.fft.rfft(
-                frames * window, n=fe["n_fft"], axis=-1, workers=workers
-            )
-            if fe["power"] == 2.0:
-                spec = np.square(stft.real) + np.square(stft.imag)
-            elif fe["power"] == 1.0:
-                spec = np.abs(stft)
-            else:
-                spec = np.abs(stft) ** fe["power"]
+            if any(pad):
+                y = np.pad(y, ((0, 0), pad))
+            frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)
+            frames = frames[:, ::hop] * window
+            # |X| first, as librosa does: cheaper than re^2 + im^2 on the
+            # interleaved complex array, and it matches librosa's rounding.
+            spec = np.abs(scipy.fft.rfft(frames, axis=-1, workers=workers))
+            if fe["power"] != 1.0:
+                spec **= fe["power"]
             if self.mel_basis_ is not None:
-                spec = spec @ self.mel_basis_.T
+                n_clips = spec.shape[0]
+                spec = (spec.reshape(-1, spec.shape[-1]) @ self.mel_basis_.T).reshape(
+                    n_clips, n_frames, -1
+                )
             yield start, spec
 
     def _compress(self, spec):

@@ -212,8 +212,10 @@ def test_batched_equals_per_clip_and_parallel_fft(waves):
     spec = SpectrogramTransformer().fit(waves)
     whole = spec.transform(waves)
     one_by_one = np.vstack([spec.transform(waves[i : i + 1]) for i in range(6)])
-    np.testing.assert_array_equal(whole, one_by_one)
-    np.testing.assert_array_equal(whole, clone(spec).set_params(n_jobs=2).fit(waves).transform(waves))
+    # equal up to BLAS blocking, which depends on the number of rows
+    np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-6)
+    threaded = clone(spec).set_params(n_jobs=2).fit(waves).transform(waves)
+    np.testing.assert_allclose(whole, threaded, rtol=1e-5, atol=1e-6)
 
 
 def test_clone_pickle_joblib_pipeline(waves, tmp_path):
