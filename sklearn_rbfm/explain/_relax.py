@@ -169,9 +169,14 @@ class RELAX(BaseEstimator):
             # R is only known after the last mask, so U is accumulated from
             # its expansion sum((s - R)^2 M) = sum(s^2 M) - 2R sum(s M) + R^2 sum(M),
             # which keeps memory independent of n_masks.
+            # The random draws of all masks are small (grid cells, offsets);
+            # only the full-size masks are built batch by batch, so the result
+            # does not depend on batch_size.
+            draws = self._draw(rng, n_freq, n_frames, cell)
             for start in range(0, self.n_masks, self.batch_size):
-                n = min(self.batch_size, self.n_masks - start)
-                masks = self._masks(rng, n, n_freq, n_frames, cell).reshape(n, -1)
+                stop = min(start + self.batch_size, self.n_masks)
+                masks = self._masks(draws, start, stop, n_freq, n_frames, cell)
+                masks = masks.reshape(stop - start, -1)
                 masked = spec.reshape(1, -1) * masks + fill * (1.0 - masks)
                 s = _unit_rows(embed(masked.astype(np.float32), i)) @ h
                 mask_sum += masks.sum(axis=0)
@@ -232,21 +237,34 @@ class RELAX(BaseEstimator):
             return 0.0
         return float(self.fill)
 
-    def _masks(self, rng, n, n_freq, n_frames, cell):
+    def _draw(self, rng, n_freq, n_frames, cell):
+        n = self.n_masks
         cf, ct = cell
         gf, gt = -(-n_freq // cf), -(-n_frames // ct)
         if self.strategy == "time":
-            keep = rng.rand(n, 1, gt) < self.p_keep
-            return _expand(keep, cf, ct, n_freq, n_frames, axis=2)
+            return {"time": rng.rand(n, 1, gt) < self.p_keep}
         if self.strategy == "frequency":
-            keep = rng.rand(n, gf, 1) < self.p_keep
-            return _expand(keep, cf, ct, n_freq, n_frames, axis=1)
+            return {"freq": rng.rand(n, gf, 1) < self.p_keep}
         if self.strategy == "time_frequency":
             p = np.sqrt(self.p_keep)
-            time = _expand(rng.rand(n, 1, gt) < p, cf, ct, n_freq, n_frames, axis=2)
-            freq = _expand(rng.rand(n, gf, 1) < p, cf, ct, n_freq, n_frames, axis=1)
-            return time * freq
-        return _smooth_masks(rng, n, n_freq, n_frames, gf, gt, self.p_keep)
+            return {"time": rng.rand(n, 1, gt) < p, "freq": rng.rand(n, gf, 1) < p}
+        return {
+            "grid": rng.rand(n, gf + 1, gt + 1) < self.p_keep,
+            "offset_f": rng.rand(n),
+            "offset_t": rng.rand(n),
+        }
+
+    def _masks(self, draws, start, stop, n_freq, n_frames, cell):
+        cf, ct = cell
+        part = {key: value[start:stop] for key, value in draws.items()}
+        if "grid" in part:
+            return _smooth_masks(part, n_freq, n_frames)
+        masks = np.ones((stop - start, n_freq, n_frames))
+        if "time" in part:
+            masks = masks * _expand(part["time"], cf, ct, n_freq, n_frames, axis=2)
+        if "freq" in part:
+            masks = masks * _expand(part["freq"], cf, ct, n_freq, n_frames, axis=1)
+        return masks
 
 
 def _expand(keep, cf, ct, n_freq, n_frames, axis):
@@ -258,14 +276,15 @@ def _expand(keep, cf, ct, n_freq, n_frames, axis):
     return np.broadcast_to(rows, (keep.shape[0], n_freq, n_frames))
 
 
-def _smooth_masks(rng, n, n_freq, n_frames, gf, gt, p_keep):
+def _smooth_masks(draws, n_freq, n_frames):
     # RISE/RELAX masks: a coarse Bernoulli grid, bilinearly upsampled to one
     # cell more than the input, then cropped at a random offset so that the
     # cell borders do not always fall on the same bins.
-    grid = (rng.rand(n, gf + 1, gt + 1) < p_keep).astype(np.float64)
+    grid = draws["grid"].astype(np.float64)
+    n, gf, gt = grid.shape[0], grid.shape[1] - 1, grid.shape[2] - 1
     cf, ct = n_freq / gf, n_frames / gt
-    offset_f = rng.rand(n) * cf
-    offset_t = rng.rand(n) * ct
+    offset_f = draws["offset_f"] * cf
+    offset_t = draws["offset_t"] * ct
     # coordinates of every bin in grid units, per mask
     pos_f = (np.arange(n_freq)[None, :] + offset_f[:, None]) / cf
     pos_t = (np.arange(n_frames)[None, :] + offset_t[:, None]) / ct
