@@ -8,6 +8,8 @@ from numbers import Integral, Real
 import numpy as np
 import soundfile as sf
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from joblib import effective_n_jobs
+from sklearn.utils import gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -54,7 +56,7 @@ def _decode(path, *, sr, channels, res_type):
                 "'first' or 'mean'."
             )
         y = data[:, channels]
-    elif channels == "first":
+    elif channels == "first" or n_channels == 1:
         y = data[:, 0]
     else:
         y = data.mean(axis=1)
@@ -67,11 +69,17 @@ def _decode(path, *, sr, channels, res_type):
     return y.astype(np.float32, copy=False)
 
 
-def _try_decode(path, **kwargs):
-    try:
-        return _decode(path, **kwargs)
-    except (OSError, ValueError) as exc:
-        return exc
+def _decode_batch(paths, channels, *, skip, **kwargs):
+    """Decode several files in one task; with ``skip``, errors are returned."""
+    clips = []
+    for path, channel in zip(paths, channels):
+        try:
+            clips.append(_decode(path, channels=channel, **kwargs))
+        except (OSError, ValueError) as exc:
+            if not skip:
+                raise
+            clips.append(exc)
+    return clips
 
 
 def _fix_length(y, n, align):
@@ -221,11 +229,20 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         paths, channels = self._paths(X, reset=False)
-        decode = _try_decode if self.on_error == "skip" else _decode
-        clips = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(decode)(path, sr=self.sr, channels=channel, res_type=self.res_type)
-            for path, channel in zip(paths, channels)
+        n_jobs = effective_n_jobs(self.n_jobs)
+        # a few batches per worker: balanced load without a task per file
+        batches = gen_even_slices(len(paths), min(len(paths), 4 * n_jobs))
+        clips = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_decode_batch)(
+                paths[batch],
+                channels[batch],
+                skip=self.on_error == "skip",
+                sr=self.sr,
+                res_type=self.res_type,
+            )
+            for batch in batches
         )
+        clips = [clip for batch in clips for clip in batch]
         kept = range(len(paths))
         if self.on_error == "skip":
             failed = [i for i, clip in enumerate(clips) if isinstance(clip, Exception)]

@@ -57,6 +57,10 @@ def bad_files(tmp_path):
     sf.write(tmp_path / "good.wav", good, 8000, subtype="PCM_16")
     raw = (tmp_path / "good.wav").read_bytes()
     (tmp_path / "truncated.wav").write_bytes(raw[: len(raw) // 2])
+    for fmt in ("aiff", "flac"):
+        sf.write(tmp_path / f"whole.{fmt}", good, 8000, subtype="PCM_16")
+        raw = (tmp_path / f"whole.{fmt}").read_bytes()
+        (tmp_path / f"truncated.{fmt}").write_bytes(raw[: len(raw) // 2])
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "notes.wav").write_text("these are notes, not audio\n" * 20)
     with_nan = good.copy()
@@ -151,6 +155,8 @@ def test_unequal_lengths_need_duration(tmp_path):
         ("missing.wav", FileNotFoundError, "missing.wav: no such audio file"),
         ("empty.wav", ValueError, "empty.wav: an empty file"),
         ("truncated.wav", ValueError, "truncated.wav: truncated file"),
+        ("truncated.aiff", ValueError, "truncated.aiff: truncated file"),
+        ("truncated.flac", ValueError, "truncated.flac: not a readable audio file"),
         ("notes.wav", ValueError, "notes.wav: not a readable audio file"),
         ("nan.wav", ValueError, r"nan.wav contains NaN or infinite samples \(first at sample 100\)"),
         ("silent.wav", ValueError, "silent.wav: zero-length clip"),
