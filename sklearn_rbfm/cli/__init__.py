@@ -6,18 +6,22 @@ Each sub-command lives in its own module, imported only when it runs, so that
 
 import argparse
 import importlib
+import os
 import sys
 
 from .._version import __version__
 from ._common import CommandError
+from ._detect import detect, merge_events
 from ._model_file import ModelVersionWarning, load_model, save_model
 
 __all__ = [
     "CommandError",
     "ModelVersionWarning",
     "build_parser",
+    "detect",
     "load_model",
     "main",
+    "merge_events",
     "save_model",
 ]
 
@@ -80,6 +84,9 @@ def main(argv=None):
     >>> main(["--version"])  # doctest: +SKIP
     sklearn_rbfm 0.1.0
     """
+    # TensorFlow's C++ start-up messages (CUDA plugins on CPU machines) would
+    # drown the progress lines; a user's own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     module = importlib.import_module(_COMMANDS[args.command][0], __name__)

@@ -172,7 +172,7 @@ def merge_events(starts, scores, *, window, threshold):
 
     Examples
     --------
-    >>> from sklearn_rbfm.cli._detect import merge_events
+    >>> from sklearn_rbfm.cli import merge_events
     >>> merge_events([0, 1, 2, 3, 6], [0.9, 0.7, 0.1, 0.8, 0.95],
     ...              window=2, threshold=0.5)
     [(0.0, 5.0, 0.9, 3), (6.0, 8.0, 0.95, 1)]

@@ -64,6 +64,8 @@ def add_options(parser, *, out="rbfm_results", cv=5):
                         "half the width for narrower embeddings)")
     parser.add_argument("--epochs", type=int, default=50, metavar="E",
                         help="maximum epochs of the dense models (default 50)")
+    parser.add_argument("--cnn-epochs", type=int, default=20, metavar="E",
+                        help="maximum epochs of CNN fine-tuning (default 20)")
     parser.add_argument("--out", default=out, metavar="DIR",
                         help=f"output folder (default {out})")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="J",
@@ -222,7 +224,7 @@ class Experiment:
     # ---------------------------------------------------------------- setup
     def prepare(self):
         args, say = self.args, self.progress.say
-        for option in ("cv", "n_features", "epochs"):
+        for option in ("cv", "n_features", "epochs", "cnn_epochs"):
             value = getattr(args, option)
             if value is not None and value < (2 if option == "cv" else 1):
                 raise CommandError(
@@ -279,6 +281,7 @@ class Experiment:
                          else f"{n_folds}-fold outer CV, 25% development part"),
             "cv": n_folds, "dev_split": args.dev_split,
             "n_features": args.n_features, "epochs": args.epochs,
+            "cnn_epochs": args.cnn_epochs,
             "seed": args.seed, "n_clips": int(len(self.y)),
             "n_positive": int(self.y.sum()),
             "command": "rbfm experiment " + " ".join(
@@ -305,12 +308,14 @@ class Experiment:
         """Embeddings of all clips by ``name``, fitted on ``fold``'s fit part."""
         trained = needs_training(name)
         key = _key(self.data_key, name, self.args.playback_rate, self.args.seed,
+                   self.args.cnn_epochs if trained else None,
                    fold["fit"].tolist() if trained else None)
 
         def compute():
             extractor = make_extractor(
                 name, sr=self.args.sr, n_samples=self.n_samples,
-                playback_rate=self.args.playback_rate, seed=self.args.seed)
+                playback_rate=self.args.playback_rate, seed=self.args.seed,
+                epochs=self.args.cnn_epochs)
             if trained:
                 extractor.fit(waves[fold["fit"]], self.y[fold["fit"]])
             else:
@@ -350,7 +355,7 @@ class Experiment:
 
         args, say = self.args, self.progress.say
         key = _key(self.data_key, self.embedders, args.playback_rate, args.seed,
-                   args.n_features, args.epochs, {p: v.tolist() for p, v in fold.items()},
+                   args.n_features, args.epochs, args.cnn_epochs, {p: v.tolist() for p, v in fold.items()},
                    sorted(base_features))
         done = self.cache.json(f"fold{k}", key)
         if done is not None:
@@ -422,7 +427,8 @@ class Experiment:
             for name in self.embedders:
                 extractor = make_extractor(
                     name, sr=args.sr, n_samples=self.n_samples,
-                    playback_rate=args.playback_rate, seed=args.seed)
+                    playback_rate=args.playback_rate, seed=args.seed,
+                    epochs=args.cnn_epochs)
                 extractor.fit(waves[fit], self.y[fit])
                 extractors.append((name, extractor))
                 blocks.append(extractor.transform(waves).astype(np.float32))
