@@ -67,8 +67,19 @@ def _subset_sums(scores, subsets, out=None):
         np.take(scores, subsets[:, 0], axis=0, out=out)
         return out
     prefixes, inverse = np.unique(subsets[:, :-1], axis=0, return_inverse=True)
-    np.take(_subset_sums(scores, prefixes), inverse.reshape(-1), axis=0, out=out)
-    out += np.take(scores, subsets[:, -1], axis=0)
+    inverse = inverse.reshape(-1)
+    prefix_sums = _subset_sums(scores, prefixes)
+    if np.all(inverse[1:] >= inverse[:-1]):
+        # Lexicographic order (exhaustive search): each prefix covers a run of
+        # rows, filled in one pass from the small, cache-resident ``scores``.
+        bounds = np.flatnonzero(np.diff(inverse)) + 1
+        for start, stop, prefix in zip(
+            np.r_[0, bounds], np.r_[bounds, len(inverse)], prefix_sums
+        ):
+            np.add(scores[subsets[start:stop, -1]], prefix, out=out[start:stop])
+    else:
+        np.take(prefix_sums, inverse, axis=0, out=out)
+        out += np.take(scores, subsets[:, -1], axis=0)
     return out
 
 

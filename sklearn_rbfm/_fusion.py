@@ -419,7 +419,8 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
             labels = np.asarray(y)
         chunk = max(1, min(1024, _CHUNK_VALUES // (n_samples * scores.shape[0])))
         n_chunks = math.ceil(len(subsets) / chunk)
-        results = Parallel(n_jobs=self.n_jobs)(
+        # numpy sorts release the GIL: threads need no copies nor start-up
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_score_chunk)(
                 scores,
                 labels,
