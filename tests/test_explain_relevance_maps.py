@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sklearn_rbfm import KerasCNNClassifier
+from sklearn_rbfm.explain import perturbation_curve, relevance_maps
+
+from .test_cnn_classifier import blobs, tones
+
+
+@pytest.fixture(scope="module")
+def spectrogram_net():
+    X, y = blobs(n=120)
+    clf = KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), width=0.1,
+                             epochs=20, batch_size=16, learning_rate=0.005,
+                             early_stopping=False, random_state=0).fit(X, y)
+    return clf, X, y
+
+
+def test_spectrogram_relevance_lies_on_the_informative_patch(spectrogram_net):
+    clf, X, y = spectrogram_net
+    R = relevance_maps(clf, X[:20], method="deep_taylor")
+    assert R.shape == (20, 8, 8)
+    assert R.dtype == np.float32
+    low = np.zeros((8, 8), dtype=bool)
+    low[1:3, 2:6] = True
+    high = np.zeros((8, 8), dtype=bool)
+    high[5:7, 2:6] = True
+    patches = low | high
+    share = np.abs(R)[:, patches].sum(axis=1) / np.abs(R).reshape(20, -1).sum(axis=1)
+    # the two patches are 25% of the bins but hold most of the relevance
+    assert share.mean() > 0.6
+
+
+def test_3d_input_target_labels_and_pipelines(spectrogram_net):
+    clf, X, y = spectrogram_net
+    flat = relevance_maps(clf, X[:6], method="gradient", target=1)
+    cube = relevance_maps(clf, X[:6].reshape(6, 8, 8), method="gradient", target=1)
+    np.testing.assert_allclose(flat, cube)
+    per_sample = relevance_maps(clf, X[:6], method="gradient",
+                                target=np.ones(6, dtype=int))
+    np.testing.assert_allclose(per_sample, flat)
+    other = relevance_maps(clf, X[:6], method="gradient", target=0)
+    assert not np.allclose(other, flat)
+    # a pipeline explains the input of its last step
+    identity = FunctionTransformer(lambda Z: Z * 1.0)
+    pipe = make_pipeline(identity, clf)
+    np.testing.assert_allclose(
+        relevance_maps(pipe, X[:6], method="gradient", target=1), flat, rtol=1e-5
+    )
+
+
+def test_waveform_relevance_has_the_waveform_shape():
+    X, y = tones(n=40, n_samples=128)
+    clf = KerasCNNClassifier("audionet", width=0.05, epochs=3, batch_size=16,
+                             early_stopping=False, random_state=0).fit(X, y)
+    R = relevance_maps(clf, X[:5], method="lrp.epsilon")
+    assert R.shape == (5, 128)
+    assert np.isfinite(R).all() and np.abs(R).sum() > 0
+
+
+def test_relevance_order_beats_random_order(spectrogram_net):
+    clf, X, y = spectrogram_net
+    Xt, yt = blobs(n=40, seed=5)
+    R = relevance_maps(clf, Xt, method="deep_taylor")
+    result = perturbation_curve(clf, Xt, yt, R, steps=8, max_fraction=0.5,
+                                random_state=0)
+    assert result.aopc > result.random_aopc + 0.1
+    assert result.scores[-1] < result.random_scores[-1]
+
+
+def test_errors(spectrogram_net):
+    clf, X, _ = spectrogram_net
+    with pytest.raises(ValueError, match="Unknown relevance method 'lrp.bogus'"):
+        relevance_maps(clf, X[:2], method="lrp.bogus")
+    with pytest.raises(ValueError, match="target label 7 is not a class"):
+        relevance_maps(clf, X[:2], target=7)
+    with pytest.raises(ValueError, match="fitted on 64 features"):
+        relevance_maps(clf, X[:2, :10])
+    with pytest.raises(TypeError, match="no Keras network"):
+        from sklearn.linear_model import LogisticRegression
+
+        relevance_maps(LogisticRegression().fit(X, np.arange(len(X)) % 2), X[:2])
+
+
+def test_networks_it_cannot_analyse_quickly_are_refused(spectrogram_net):
+    import tensorflow as tf
+
+    clf, X, _ = spectrogram_net
+    inputs = tf.keras.Input(shape=(64,), name="input")
+    hidden = tf.keras.layers.Dense(4, name="d")(inputs)
+    hidden = tf.keras.layers.BatchNormalization(name="bn")(hidden)
+    outputs = tf.keras.layers.Dense(2, activation="softmax", name="output")(hidden)
+    odd = KerasCNNClassifier()
+    odd.__dict__.update(clf.__dict__)
+    odd.model_ = tf.keras.Model(inputs, outputs)
+    with pytest.raises(ValueError, match=r"Layer 'bn' \(BatchNormalization\).*RELAX"):
+        relevance_maps(odd, X[:2])
