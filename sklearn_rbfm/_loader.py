@@ -138,7 +138,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         1 for a column of paths, 2 for paths and channel indices.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Name of the path column seen during :term:`fit`. Defined only when
+        Name of the path column seen during :meth:`fit`. Defined only when
         `X` has feature names that are all strings.
     skipped_ : list of (int, str, str)
         Set by :meth:`transform` when ``on_error='skip'``: row index, path

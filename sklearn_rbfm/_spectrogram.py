@@ -140,9 +140,9 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     mel_basis_ : ndarray of shape (n_freq, 1 + n_fft // 2) or None
         The mel filter bank applied to the spectrum (None for 'power').
     n_features_in_ : int
-        Number of samples per clip seen during :term:`fit`.
+        Number of samples per clip seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during :meth:`fit`. Defined only when `X`
         has feature names that are all strings.
 
     See Also
@@ -335,6 +335,12 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
                 "power": 1.0,
                 "log": VGGISH_LOG_OFFSET,
             }
+        mel_only = [p for p in ("n_mels", "fmin", "fmax") if getattr(self, p) is not None]
+        if self.kind == "power" and mel_only:
+            raise ValueError(
+                f"{', '.join(mel_only)} only apply to kind='mel'; kind='power' "
+                "keeps every FFT bin. Leave them at None."
+            )
         n_fft = 2048 if self.n_fft is None else self.n_fft
         win_length = n_fft if self.win_length is None else self.win_length
         if win_length > n_fft:

@@ -196,6 +196,8 @@ def test_bad_input_names_the_clip(waves):
         spec.transform(waves[:, :8000])
     with pytest.raises(ValueError, match="fmin < fmax <= 8000"):
         SpectrogramTransformer("mel", fmax=9000.0).fit(waves)
+    with pytest.raises(ValueError, match="n_mels, fmax only apply to kind='mel'"):
+        SpectrogramTransformer("power", n_mels=20, fmax=4000.0).fit(waves)
     with pytest.raises(ValueError, match="win_length=600 is longer than n_fft=512"):
         SpectrogramTransformer("mel", n_fft=512, win_length=600).fit(waves)
 
