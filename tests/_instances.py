@@ -90,7 +90,14 @@ def _voting_fusion_search():
 def _keras_cnn_classifier():
     from sklearn_rbfm import KerasCNNClassifier
 
-    return [KerasCNNClassifier()]
+    # One tenth of the published widths; ten epochs at a high learning rate
+    # are enough for the checks' small, well separated problems.
+    small = dict(width=0.1, epochs=10, batch_size=64, learning_rate=0.02,
+                 early_stopping=False, random_state=0)
+    return [
+        KerasCNNClassifier("audionet", **small),
+        KerasCNNClassifier("alexnet", **small),
+    ]
 
 
 INSTANCES = {
@@ -139,6 +146,13 @@ _AUDIO_LOADER_FAILS = {
 # estimator name -> {check name: reason}; every entry says why the check cannot apply.
 EXPECTED_FAILED_CHECKS = {
     "AudioLoader": _AUDIO_LOADER_FAILS,
+    "KerasCNNClassifier": {
+        "check_methods_sample_order_invariance": (
+            "float32 convolutions (oneDNN) may round a row's probabilities "
+            "differently (about 1e-7 relative) when the rows of a batch are "
+            "reordered; the check demands 1e-7."
+        ),
+    },
 }
 
 
