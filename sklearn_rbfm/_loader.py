@@ -82,14 +82,15 @@ def _decode_batch(paths, channels, *, skip, **kwargs):
     return clips
 
 
-def _fix_length(y, n, align):
-    """Crop or zero-pad ``y`` to ``n`` samples, keeping its start or centre."""
-    extra = len(y) - n
-    if extra >= 0:
-        start = extra // 2 if align == "center" else 0
-        return y[start : start + n]
-    before = -extra // 2 if align == "center" else 0
-    return np.pad(y, (before, -extra - before))
+def _place(y, row, align):
+    """Copy ``y`` into the zeroed ``row``, cropped or padded at its start or centre."""
+    n, m = len(row), len(y)
+    if m >= n:
+        start = (m - n) // 2 if align == "center" else 0
+        row[:] = y[start : start + n]
+    else:
+        before = (n - m) // 2 if align == "center" else 0
+        row[before : before + m] = y
 
 
 class AudioLoader(TransformerMixin, BaseEstimator):
@@ -326,10 +327,10 @@ class AudioLoader(TransformerMixin, BaseEstimator):
 
     def _stack(self, clips, paths):
         if self.duration is not None:
-            n = round(self.sr * self.duration)
-            return np.asarray(
-                [_fix_length(c, n, self.align) for c in clips], dtype=np.float32
-            ).reshape(len(clips), n)
+            out = np.zeros((len(clips), round(self.sr * self.duration)), np.float32)
+            for clip, row in zip(clips, out):
+                _place(clip, row, self.align)
+            return out
         lengths = {len(c) for c in clips}
         if len(lengths) > 1:
             longest = max(range(len(clips)), key=lambda i: len(clips[i]))
