@@ -1,0 +1,206 @@
+"""Spectrogram networks for :class:`~sklearn_rbfm.CNNEmbedder`, and their weights.
+
+Each builder returns a Keras model from spectrograms ``(n_freq, n_frames, 1)``
+(or VGGish patches) to a pooled feature vector, the names of the layers of
+its last convolutional block, and the weights file it loaded.
+"""
+
+import os
+
+from ._keras import import_tensorflow
+from . import _vggish
+
+# name -> (keras.applications class, notop weights file, md5 Keras checks, layer
+# ending the second-to-last block, smallest input side Keras accepts)
+_KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
+INCEPTION = {
+    "inception_v3": (
+        "InceptionV3",
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_BASE + "inception_v3/",
+        "bcbd6486424b2319ff4ef7d526e38f63",
+        "mixed9",
+    ),
+    "inception_resnet_v2": (
+        "InceptionResNetV2",
+        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KERAS_BASE + "inception_resnet_v2/",
+        "d19885ff4a710c122648d3b5c3b684e4",
+        "block8_9_ac",
+    ),
+}
+INCEPTION_DEFAULT_SIZE = (299, 299)
+INCEPTION_MIN_SIZE = 75
+SMALL_CNN_FILTERS = (32, 64, 128)
+
+
+def imagenet_weights(architecture):
+    """Path of the ImageNet weights of an Inception network, from Keras' cache.
+
+    Uses Keras' own cache (``~/.keras/models``) and hash check; only a missing
+    file is downloaded.
+    """
+    tf = import_tensorflow()
+    _, fname, base_url, md5, _ = INCEPTION[architecture]
+    try:
+        return tf.keras.utils.get_file(
+            fname, base_url + fname, cache_subdir="models", file_hash=md5
+        )
+    except Exception as exc:  # get_file raises a bare Exception offline
+        target = os.path.join(os.path.expanduser("~"), ".keras", "models", fname)
+        raise FileNotFoundError(
+            f"The ImageNet weights of {architecture} ({fname}, published at "
+            f"{base_url + fname}) are not in the Keras cache and could not be "
+            f"downloaded ({exc}). Download the file elsewhere and put it at "
+            f"{target}, or pass weights='/path/to/{fname}'; weights=None "
+            "gives a randomly initialised network."
+        ) from exc
+
+
+def _existing(path, architecture):
+    path = os.fspath(path)
+    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+        raise FileNotFoundError(
+            f"weights={path!r} for architecture={architecture!r} does not exist; "
+            "pass the path of a weights file, 'default' for the published "
+            "weights, or None for random initialisation."
+        )
+    return path
+
+
+def _pool(tf, pooling):
+    if pooling == "max":
+        return tf.keras.layers.GlobalMaxPooling2D(name="pool")
+    return tf.keras.layers.GlobalAveragePooling2D(name="pool")
+
+
+def build_vggish(weights, pooling):
+    """VGGish's convolutional stack on (96, 64, 1) patches, pooled to 512."""
+    tf = import_tensorflow()
+    backbone = _vggish.build_vggish(include_top=False)
+    path = None
+    if weights == "default":
+        path = _vggish.default_checkpoint()
+    elif weights is not None:
+        path = _existing(weights, "vggish")
+    if path is not None:
+        if _vggish.is_checkpoint(path):
+            _vggish.load_vggish_checkpoint(backbone, path)
+        else:
+            backbone.load_weights(path)
+    features = _pool(tf, pooling)(backbone.output)
+    model = tf.keras.Model(backbone.input, features, name="vggish_embedder")
+    return model, set(_vggish.LAST_BLOCK), path
+
+
+def _spectrogram_input(tf, shape, input_size, standardise):
+    inputs = tf.keras.Input(shape=(*shape, 1), name="spectrogram")
+    x = inputs
+    if standardise:
+        # Per clip, as an image is scaled before an image network: dB levels
+        # of recordings differ, the networks expect inputs of unit scale.
+        x = tf.keras.layers.LayerNormalization(
+            axis=(1, 2, 3), center=False, scale=False, name="standardise"
+        )(x)
+    if input_size is not None and tuple(input_size) != tuple(shape):
+        x = tf.keras.layers.Resizing(*input_size, name="resize")(x)
+    return inputs, x
+
+
+def build_inception(architecture, weights, shape, input_size, pooling):
+    """A Keras Inception network on spectrograms resized and repeated to RGB."""
+    tf = import_tensorflow()
+    cls_name, _, _, _, boundary = INCEPTION[architecture]
+    size = tuple(INCEPTION_DEFAULT_SIZE if input_size is None else input_size)
+    if min(size) < INCEPTION_MIN_SIZE:
+        raise ValueError(
+            f"input_size={size} is too small for {architecture}: Keras needs at "
+            f"least {INCEPTION_MIN_SIZE} x {INCEPTION_MIN_SIZE}."
+        )
+    path = None
+    if weights in ("default", "imagenet"):
+        path = imagenet_weights(architecture)
+    elif weights is not None:
+        path = _existing(weights, architecture)
+    backbone = getattr(tf.keras.applications, cls_name)(
+        include_top=False, weights=path, input_shape=(*size, 3)
+    )
+    inputs, x = _spectrogram_input(tf, shape, size, standardise=True)
+    x = tf.keras.layers.Concatenate(name="to_rgb")([x, x, x])
+    x = backbone(x)
+    features = _pool(tf, pooling)(x)
+    model = tf.keras.Model(inputs, features, name=f"{architecture}_embedder")
+    names = [layer.name for layer in backbone.layers]
+    return model, set(names[names.index(boundary) + 1 :]), path
+
+
+def build_small_cnn(shape, input_size, pooling):
+    """Three blocks of 3x3 convolution (32, 64, 128 filters, ReLU) + 2x2 max-pool.
+
+    No batch normalisation, so that relevance methods such as deep Taylor
+    decomposition apply; 'same' padding, so that any spectrogram size fits.
+    """
+    tf = import_tensorflow()
+    layers = tf.keras.layers
+    inputs, x = _spectrogram_input(tf, shape, input_size, standardise=True)
+    for i, filters in enumerate(SMALL_CNN_FILTERS, start=1):
+        x = layers.Conv2D(
+            filters, 3, padding="same", activation="relu", name=f"block{i}_conv"
+        )(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"block{i}_pool")(x)
+    features = _pool(tf, pooling)(x)
+    model = tf.keras.Model(inputs, features, name="small_cnn")
+    last = len(SMALL_CNN_FILTERS)
+    return model, {f"block{last}_conv", f"block{last}_pool"}, None
+
+
+def build_custom(builder, shape, input_size, pooling):
+    """A user's network: ``builder((height, width, 1))`` returns a Keras model.
+
+    A 4-D output (a feature map) is pooled; a 2-D output is the embedding.
+    """
+    tf = import_tensorflow()
+    size = tuple(shape if input_size is None else input_size)
+    network = builder((*size, 1))
+    if not isinstance(network, tf.keras.Model):
+        raise TypeError(
+            f"architecture={builder!r} returned {type(network).__name__}, not a "
+            "tf.keras.Model; the callable must build the network for the input "
+            "shape (height, width, 1) it is given."
+        )
+    inputs, x = _spectrogram_input(tf, shape, size, standardise=False)
+    x = network(x)
+    if len(x.shape) == 4:
+        x = _pool(tf, pooling)(x)
+    elif len(x.shape) != 2:
+        raise ValueError(
+            f"The network built by {builder!r} outputs shape {tuple(x.shape)}; "
+            "it must output a feature map (batch, h, w, c) or vectors (batch, d)."
+        )
+    model = tf.keras.Model(inputs, x, name="custom_embedder")
+    kernels = [layer.name for layer in network.layers if hasattr(layer, "kernel")]
+    return model, set(kernels[-1:]), None
+
+
+def set_trainable(model, fine_tune, last_block):
+    """Freeze the layers ``fine_tune`` leaves alone; batch normalisation stays frozen.
+
+    Frozen batch normalisation keeps its statistics and runs in inference
+    mode (Keras' advice for fine-tuning pretrained networks).
+    """
+    tf = import_tensorflow()
+    for layer in _flat_layers(model):
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.trainable = False
+        elif fine_tune == "last":
+            layer.trainable = layer.name in last_block
+        else:
+            layer.trainable = True
+
+
+def _flat_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _flat_layers(layer)
+        else:
+            yield layer

