@@ -15,7 +15,6 @@ kept apart between training and test.
 # Features: flat log-mel spectrograms
 # -----------------------------------
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit
 

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from ._common import CommandError, Progress, installed_versions
+from ._common import CommandError, Progress
 from ._data import check_dataset, load_dataset
 from ._extractors import ALL_EMBEDDERS, availability, make_extractor, needs_training
 
@@ -233,6 +233,14 @@ class Experiment:
         if args.sr <= 0 or args.playback_rate <= 0 or (
                 args.duration is not None and args.duration <= 0):
             raise CommandError("--sr, --duration and --playback-rate must be positive.")
+        if args.embedders:
+            wanted = [e.strip() for e in args.embedders.split(",") if e.strip()]
+            unknown = [e for e in wanted if e not in ALL_EMBEDDERS]
+            if unknown:
+                raise CommandError(
+                    f"unknown embedder(s) {unknown}; choose among {ALL_EMBEDDERS}.")
+        else:
+            wanted = list(ALL_EMBEDDERS)
         with self.progress.stage("check", "checking the data"):
             data = load_dataset(args.data_dir, labels=args.labels,
                                 dev_split=args.dev_split, positive=args.positive,
@@ -248,14 +256,6 @@ class Experiment:
             f"{positive!r} vs {len(self.y) - self.y.sum()} other; clips of "
             f"{np.min(durations):.2f}-{np.max(durations):.2f} s, used as "
             f"{self.duration:g} s at {args.sr:g} Hz")
-        if args.embedders:
-            wanted = [e.strip() for e in args.embedders.split(",") if e.strip()]
-            unknown = [e for e in wanted if e not in ALL_EMBEDDERS]
-            if unknown:
-                raise CommandError(
-                    f"unknown embedder(s) {unknown}; choose among {ALL_EMBEDDERS}.")
-        else:
-            wanted = list(ALL_EMBEDDERS)
         self.embedders, self.skipped = [], {}
         for name in wanted:
             reason = availability(name)

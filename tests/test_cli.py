@@ -1,0 +1,203 @@
+"""rbfm experiment / demo: outputs, resuming, data checks, command line."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sklearn_rbfm.cli import build_parser, load_model, main
+from sklearn_rbfm.datasets import load_fsdd_sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    data = load_fsdd_sample()
+    root = os.path.commonpath([os.path.dirname(f) for f in data.filenames])
+    return data, root
+
+
+def _write_labels(path, root, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "speaker"])
+        for file, label, speaker in rows:
+            writer.writerow([os.path.relpath(file, root), label, speaker])
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def small_task(sample, tmp_path_factory):
+    """48 clips: per speaker three 'zero' and five other digits."""
+    data, root = sample
+    names = data.target_names[data.target]
+    rows = []
+    for speaker in np.unique(data.groups):
+        mine = data.groups == speaker
+        zeros = np.flatnonzero(mine & (names == "0"))[:3]
+        others = np.flatnonzero(mine & (names != "0"))[::9][:5]
+        rows += [(data.filenames[i], names[i], speaker) for i in [*zeros, *others]]
+    labels = _write_labels(tmp_path_factory.mktemp("labels") / "labels.csv",
+                           root, rows)
+    return root, labels
+
+
+def _experiment_args(root, labels, out, *extra):
+    return ["experiment", root, "--labels", labels, "--positive", "0",
+            "--groups", "speaker", "--sr", "8000", "--duration", "0.5",
+            "--embedders", "vggish,small_cnn", "--cv", "2", "--epochs", "5",
+            "--cnn-epochs", "2", "--n-features", "16", "--out", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def finished_run(small_task, tmp_path_factory):
+    root, labels = small_task
+    out = tmp_path_factory.mktemp("run")
+    home = tmp_path_factory.mktemp("home")  # no pretrained weights in it
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(home))
+    try:
+        status = main(_experiment_args(root, labels, out, "--save-model",
+                                       str(out / "model.joblib")))
+    finally:
+        mp.undo()
+    assert status == 0
+    with open(out / "results.json") as fh:
+        return out, json.load(fh)
+
+
+def test_results_json(finished_run):
+    out, results = finished_run
+    models = {m["name"]: m for m in results["models"]}
+    assert list(models) == ["small_cnn", "small_cnn_min", "small_cnn_neg"]
+    assert models["small_cnn_min"]["masking"] == "minimal"
+    assert models["small_cnn_min"]["n_features"] == 16
+    assert models["small_cnn_neg"]["n_features"] == 128
+    for m in models.values():
+        assert m["embedder"] == "small_cnn"
+        assert 0.0 <= m["test_auc"] <= 1.0 and len(m["test_auc_per_fold"]) == 2
+    ranking = results["fusion_ranking"]
+    assert len(ranking) == 7  # every non-empty subset of three models
+    assert [r["rank"] for r in ranking] == sorted(r["rank"] for r in ranking)
+    assert ranking[0]["score"] == max(r["score"] for r in ranking)
+    best = results["best_fusion"]
+    assert set(best["members"]) <= set(models)
+    assert len(best["chosen_per_fold"]) == 2
+    assert 0.0 <= best["test_auc"] <= 1.0 and 0.0 <= best["selection_auc"] <= 1.0
+    assert results["best_single"]["name"] in models
+    assert set(results["baselines"]) == {"logmel_logreg", "compare_svm"}
+    config = results["config"]
+    assert config["embedders"] == ["small_cnn"]
+    assert "vggish_model.ckpt" in config["skipped_embedders"]["vggish"]
+    assert config["n_clips"] == 48 and config["n_positive"] == 18
+    assert config["cv"] == 2 and config["positive"] == "0"
+    assert results["versions"]["scikit-learn"]
+    assert {"check", "decode", "embed", "models", "fusion", "baselines"} <= set(
+        results["timings_s"])
+
+
+def test_report_and_figures(finished_run):
+    out, results = finished_run
+    report = (out / "report.md").read_text()
+    for heading in ("Table 2", "Table 1", "Table 3", "Time per stage"):
+        assert heading in report
+    assert "openSMILE ComParE_2016 + linear SVM" in report
+    assert f"{results['best_fusion']['test_auc']:.3f}" in report
+    for name in ("roc.png", "relevance.png", "fusion_ranking.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_saved_model_scores_waveforms(finished_run):
+    out, results = finished_run
+    model, header = load_model(out / "model.joblib")
+    assert header["sr"] == 8000 and header["window"] == 0.5
+    assert header["positive_class"] == 1
+    waves = np.random.default_rng(0).normal(0, 0.01, (3, 4000)).astype(np.float32)
+    proba = model.predict_proba(waves)
+    assert proba.shape == (3, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert results["saved_model"]["members"]
+
+
+def test_rerun_resumes_from_cache(finished_run, small_task, capsys):
+    out, results = finished_run
+    root, labels = small_task
+    capsys.readouterr()
+    assert main(_experiment_args(root, labels, out, "--embedders", "small_cnn")) == 0
+    err = capsys.readouterr().err
+    assert err.count("finished before, from the cache") == 2
+    assert "waveforms from the cache" in err
+    with open(out / "results.json") as fh:
+        again = json.load(fh)
+    assert [m["test_auc"] for m in again["models"]] == [
+        m["test_auc"] for m in results["models"]]
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("missing", "nope.wav: listed in"),
+    ("unreadable", "not readable audio"),
+    ("single_class", "single class"),
+    ("too_few", "that --cv 10 needs (two per fold)"),
+    ("multiclass", "choose the positive class with --positive"),
+    ("unknown_positive", "--positive '7' is not a label"),
+    ("unknown_embedder", "unknown embedder"),
+])
+def test_bad_data_stops_before_work(problem, expected, sample, tmp_path, capsys):
+    data, root = sample
+    names = data.target_names[data.target]
+    rows = [(data.filenames[i], names[i], data.groups[i]) for i in range(0, 300, 3)]
+    args = ["--positive", "0"]
+    if problem == "missing":
+        rows.append((os.path.join(root, "recordings", "nope.wav"), "1", "x"))
+    elif problem == "unreadable":
+        bad = tmp_path / "bad.wav"
+        bad.write_bytes(b"RIFF\x00\x00")
+        rows.append((str(bad), "1", "x"))
+        root = os.path.commonpath([root, str(tmp_path)])
+    elif problem == "single_class":
+        rows = [r for r in rows if r[1] == "0"]
+        args = []
+    elif problem == "too_few":
+        args += ["--cv", "10"]
+    elif problem == "multiclass":
+        args = []
+    elif problem == "unknown_positive":
+        rows = [r for r in rows if r[1] != "7"]
+        args = ["--positive", "7"]
+    elif problem == "unknown_embedder":
+        args += ["--embedders", "resnet"]
+    labels = _write_labels(tmp_path / "labels.csv", root, rows)
+    out = tmp_path / "out"
+    assert main(["experiment", root, "--labels", labels, "--out", str(out), *args]) == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    assert not (out / "cache").exists() or not any(
+        n.startswith("embeddings") for n in os.listdir(out / "cache"))
+
+
+def test_missing_label_file(tmp_path, capsys):
+    assert main(["experiment", str(tmp_path), "--labels", "none.csv"]) == 1
+    assert "none.csv' does not exist" in capsys.readouterr().err
+
+
+def test_parser_and_module_entry_point():
+    parser = build_parser()
+    args = parser.parse_args(["detect", "m.joblib", "a.wav", "b.wav",
+                              "--format", "raven"])
+    assert args.recordings == ["a.wav", "b.wav"] and args.hop is None
+    demo = parser.parse_args(["demo"])
+    assert (demo.positive, demo.groups, demo.cv, demo.out) == (
+        "0", "speaker", 3, "demo_output")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["experiment", "d", "--cv", "3", "--dev-split", "x"])
+    code = ("import sys; from sklearn_rbfm.cli import build_parser; "
+            "build_parser(); print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "False"
+    version = subprocess.run([sys.executable, "-m", "sklearn_rbfm", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("sklearn_rbfm ")
