@@ -10,7 +10,8 @@ the first call and reused afterwards) whose initializer disables eager
 execution. The calling process stays eager, and its models -- the user's and
 the package's -- are never touched: the worker receives the model's JSON
 architecture and per-layer weights, rebuilds it, and caches one analyzer per
-(model, method, arguments, class).
+(architecture, method, arguments); a refitted model of the same architecture
+only loads its new weights into the cached analyzer.
 
 Before analysis the output layer is rebuilt with a linear activation (this
 strips softmax/sigmoid) and one unit per class; a one-unit sigmoid output
@@ -106,13 +107,13 @@ def compute_relevance(
     relevance = np.zeros(X.shape, dtype=np.float32)
     if len(X) == 0:
         return relevance
-    key = _model_hash(model, method, analyzer_kwargs)
+    key, weights_key = _model_keys(model, method, analyzer_kwargs)
     row_bytes = max(X[0].nbytes, 1)
     chunk = max(batch_size, (_CHUNK_BYTES // row_bytes) // batch_size * batch_size)
     for start in range(0, len(X), chunk):
         stop = start + chunk
         relevance[start:stop] = _analyze_chunk(
-            key, plan, model, method, analyzer_kwargs, X[start:stop],
+            key, weights_key, plan, model, method, analyzer_kwargs, X[start:stop],
             targets[start:stop], int(batch_size),
         )
     return relevance
@@ -237,26 +238,33 @@ def _resolve_targets(model, plan, X, target, batch_size):
     return targets.astype(np.int64)
 
 
-def _model_hash(model, method, kwargs):
-    digest = hashlib.sha1(model.to_json().encode())
+def _model_keys(model, method, kwargs):
+    """Cache keys: (architecture, method, arguments) and the weights."""
+    from ._relevance_worker import REUSABLE
+
+    weights = hashlib.sha1()
     for w in model.get_weights():
-        digest.update(np.ascontiguousarray(w).tobytes())
-    digest.update(method.encode())
-    digest.update(repr(sorted(kwargs.items())).encode())
-    return digest.hexdigest()
+        weights.update(np.ascontiguousarray(w).tobytes())
+    arch = hashlib.sha1(model.to_json().encode())
+    arch.update(method.encode())
+    arch.update(repr(sorted(kwargs.items())).encode())
+    if method not in REUSABLE:
+        arch.update(weights.digest())
+    return arch.hexdigest(), weights.hexdigest()
 
 
-def _analyze_chunk(key, plan, model, method, kwargs, X, targets, batch_size):
+def _analyze_chunk(key, weights_key, plan, model, method, kwargs, X, targets, batch_size):
     from . import _relevance_worker
 
-    result = _submit(_relevance_worker.analyze, key, method, X, targets, batch_size)
+    args = (key, weights_key, method, X, targets, batch_size)
+    result = _submit(_relevance_worker.analyze, *args)
     if result is None:
         payload = {
             "config": plan.analysis_config(),
             "weights": plan.analysis_weights(model),
         }
-        _submit(_relevance_worker.prepare, key, payload, method, kwargs)
-        result = _submit(_relevance_worker.analyze, key, method, X, targets, batch_size)
+        _submit(_relevance_worker.prepare, key, weights_key, payload, method, kwargs)
+        result = _submit(_relevance_worker.analyze, *args)
     if result is None:
         raise RuntimeError(
             "The relevance worker lost its analyzer while analysing; it was "

@@ -1,9 +1,11 @@
 """The code that runs inside the relevance worker process (graph mode).
 
-iNNvestigate 2.x needs TensorFlow's graph mode, which is process-wide. This
-module is only ever imported by the worker process started in
+iNNvestigate 2.x needs TensorFlow's graph mode, which is process-wide. Its
+functions only ever run in the worker process started by
 :mod:`sklearn_rbfm._relevance`, whose initializer switches eager execution off
-before any Keras model exists there. The calling process never imports it.
+before any Keras model exists there; the calling process only reads
+:data:`REUSABLE`. TensorFlow and iNNvestigate are imported inside the
+functions, so importing this module is cheap.
 """
 
 import os
@@ -17,6 +19,27 @@ import numpy as np
 # both the build time and the worker's memory.
 _MAX_CACHED = 4
 _CACHE = OrderedDict()
+
+# Methods whose analyzer graph reads the model's weight variables, so that
+# loading another model's weights into it gives that model's relevances
+# (checked against freshly built analyzers). integrated_gradients does not.
+REUSABLE = frozenset(
+    {
+        "deep_taylor",
+        "deep_taylor.bounded",
+        "lrp.z",
+        "lrp.z_plus",
+        "lrp.epsilon",
+        "lrp.w_square",
+        "lrp.flat",
+        "lrp.alpha_1_beta_0",
+        "lrp.alpha_2_beta_1",
+        "gradient",
+        "input_t_gradient",
+        "guided_backprop",
+        "deconvnet",
+    }
+)
 
 
 def initialize():
@@ -36,35 +59,41 @@ def worker_pid():
     return os.getpid()
 
 
-def has(key):
-    """Whether the analyzer for ``key`` is cached in this worker."""
-    return key in _CACHE
+def prepare(key, weights_key, payload, method, kwargs):
+    """Make the analyzer for ``key`` hold the weights ``weights_key``.
 
-
-def prepare(key, payload, method, kwargs):
-    """Build and cache the analyzer for ``key`` from architecture + weights."""
-    if key in _CACHE:
+    An analyzer of the same architecture is reused by loading the new weights
+    into its model (milliseconds) when the method's graph reads the model's
+    variables; otherwise the analyzer is built afresh (about a second).
+    """
+    entry = _CACHE.get(key)
+    if entry is not None and method in REUSABLE:
+        for name, weights in payload["weights"].items():
+            entry["model"].get_layer(name).set_weights(weights)
+        entry["weights_key"] = weights_key
         return
     if len(_CACHE) >= _MAX_CACHED:
         import tensorflow as tf
 
         _CACHE.clear()
         tf.keras.backend.clear_session()
-    _CACHE[key] = _build(payload, method, kwargs)
+    analyzer, model = _build(payload, method, kwargs)
+    _CACHE[key] = {"analyzer": analyzer, "model": model, "weights_key": weights_key}
 
 
-def analyze(key, method, X, targets, batch_size):
+def analyze(key, weights_key, method, X, targets, batch_size):
     """Relevance of ``X`` for output unit ``targets[i]`` of each sample.
 
-    Returns ``None`` when the analyzer for ``key`` is not cached (a fresh
-    worker), so that the caller sends the model again.
+    Returns ``None`` when no analyzer for ``key`` holding the weights
+    ``weights_key`` is cached (a fresh worker, or a refitted model), so that
+    the caller sends the model.
     """
-    analyzer = _CACHE.get(key)
-    if analyzer is None:
+    entry = _CACHE.get(key)
+    if entry is None or entry["weights_key"] != weights_key:
         return None
     _CACHE.move_to_end(key)
     parts = [
-        _run(analyzer, method, X[start : start + batch_size], targets[start : start + batch_size])
+        _run(entry, method, X[start : start + batch_size], targets[start : start + batch_size])
         for start in range(0, len(X), batch_size)
     ]
     return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
@@ -88,15 +117,14 @@ def _build(payload, method, kwargs):
         ) from None
     except Exception as exc:
         _reraise(exc, model, method)
-    analyzer._rbfm_model = model
-    return analyzer
+    return analyzer, model
 
 
-def _run(analyzer, method, X, targets):
+def _run(entry, method, X, targets):
     try:
-        return analyzer.analyze(X, neuron_selection=targets)
+        return entry["analyzer"].analyze(X, neuron_selection=targets)
     except Exception as exc:
-        _reraise(exc, analyzer._rbfm_model, method)
+        _reraise(exc, entry["model"], method)
 
 
 def _reraise(exc, model, method):
