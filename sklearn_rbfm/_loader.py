@@ -7,8 +7,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import soundfile as sf
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
