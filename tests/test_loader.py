@@ -13,8 +13,7 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_rbfm import AudioLoader, SpectrogramTransformer
 from sklearn_rbfm._loader import SkippedFilesWarning
-
-FSDD = Path(__file__).resolve().parents[1] / "sklearn_rbfm" / "datasets" / "data" / "fsdd_sample"
+from sklearn_rbfm.datasets import load_fsdd_sample
 
 
 def _tone(freq, sr, seconds, amp=0.5):
@@ -87,7 +86,7 @@ def test_integer_pcm_is_scaled_to_unit_range(tmp_path):
 
 
 def test_real_fsdd_files_match_soundfile():
-    paths = sorted(str(p) for p in (FSDD / "recordings").glob("*.wav"))[:5]
+    paths = load_fsdd_sample().filenames[:5]
     waves = AudioLoader(sr=8000, duration=1.0).fit_transform(paths)
     for path, wave in zip(paths, waves):
         ref, sr = sf.read(path, dtype="float32")
