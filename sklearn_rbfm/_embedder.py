@@ -236,7 +236,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.random_state is None and self.weights is None
+        tags.non_deterministic = self.random_state is None
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
