@@ -181,7 +181,7 @@ _ORCA_NAMES = np.asarray(["noise", "orca"], dtype=object)
 
 
 def load_compare_orca(root, subset="train", *, split_channels=False):
-    """List the ComParE 2019 Orca Activity files of one subset.
+    r"""List the ComParE 2019 Orca Activity files of one subset.
 
     The layout is the challenge's: ``root/wav/`` holds ``{subset}_NNNN.wav``
     and ``root/lab/`` the labels, either one CSV per subset
@@ -222,10 +222,25 @@ def load_compare_orca(root, subset="train", *, split_channels=False):
 
     Examples
     --------
+    A two-file corpus in the challenge's layout, the second file in stereo:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import soundfile as sf
     >>> from sklearn_rbfm.datasets import load_compare_orca
-    >>> data = load_compare_orca("ComParE2019_OrcaActivity")  # doctest: +SKIP
-    >>> data.target_names.tolist()  # doctest: +SKIP
-    ['noise', 'orca']
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)
+    >>> (root / "wav").mkdir()
+    >>> (root / "lab").mkdir()
+    >>> sf.write(root / "wav" / "train_0001.wav", np.zeros(800), 8000)
+    >>> sf.write(root / "wav" / "train_0002.wav", np.zeros((800, 2)), 8000)
+    >>> _ = (root / "lab" / "train.csv").write_text(
+    ...     "file_name,label\ntrain_0001.wav,orca\ntrain_0002.wav,noise\n")
+    >>> data = load_compare_orca(root, "train", split_channels=True)
+    >>> data.target.tolist(), data.groups.tolist(), data.channels.tolist()
+    ([1, 0, 0], [0, 1, 1], [0, 0, 1])
+    >>> tmp.cleanup()
     """
     if subset not in ("train", "devel", "test"):
         raise ValueError(
@@ -325,10 +340,27 @@ def load_audiomnist(root, target="digit"):
 
     Examples
     --------
+    Two speakers saying "7", in AudioMNIST's layout:
+
+    >>> import json
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> import soundfile as sf
     >>> from sklearn_rbfm.datasets import load_audiomnist
-    >>> data = load_audiomnist("AudioMNIST", target="sex")  # doctest: +SKIP
-    >>> data.target_names.tolist()  # doctest: +SKIP
-    ['female', 'male']
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> root = Path(tmp.name)
+    >>> for speaker in ("01", "02"):
+    ...     (root / "data" / speaker).mkdir(parents=True)
+    ...     sf.write(root / "data" / speaker / f"7_{speaker}_0.wav", np.zeros(800), 8000)
+    >>> meta = {"01": {"gender": "male"}, "02": {"gender": "female"}}
+    >>> _ = (root / "data" / "audioMNIST_meta.txt").write_text(json.dumps(meta))
+    >>> load_audiomnist(root).target.tolist()
+    [7, 7]
+    >>> data = load_audiomnist(root, target="sex")
+    >>> data.target_names[data.target].tolist(), data.groups.tolist()
+    (['male', 'female'], [1, 2])
+    >>> tmp.cleanup()
     """
     if target not in ("digit", "sex"):
         raise ValueError(f"target must be 'digit' or 'sex'; got {target!r}.")
