@@ -90,9 +90,11 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
     n_jobs : int, default=None
         Number of jobs scoring chunks of subsets in parallel with joblib
         (``None`` means 1 unless in a :func:`joblib.parallel_config`
-        context, ``-1`` all processors). Only numpy arrays travel to the
-        workers; the members are fitted and predict in this process, one
-        after the other, as models that use all cores themselves should.
+        context, ``-1`` all processors). Threads are preferred, as numpy's
+        sorts release the GIL; any backend set with
+        :func:`joblib.parallel_config` works, and only numpy arrays travel
+        to its workers. The members are fitted and predict in this process,
+        one after the other, as models that use all cores themselves should.
 
     refit : bool, default=True
         Refit the members of the best subset on all the data given to
