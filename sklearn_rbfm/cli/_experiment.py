@@ -115,26 +115,32 @@ class _Cache:
         os.replace(path + ".tmp", path)
 
 
-def make_splits(y, groups, roles, n_folds, seed):
-    """List of dicts of index arrays ``fit``, ``dev``, ``test``."""
+def _splitter(n_splits, groups, seed):
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+    if groups is None:
+        return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+    return StratifiedGroupKFold(min(n_splits, len(set(groups))), shuffle=True,
+                                random_state=seed)
+
+
+def fit_dev_split(index, y, groups, seed):
+    """Split ``index`` into a fit part and a development part of about 25%."""
+    g = None if groups is None else groups[index]
+    fit, dev = next(_splitter(4, g, seed).split(index, y[index], g))
+    return index[fit], index[dev]
+
+
+def make_splits(y, groups, roles, n_folds, seed):
+    """List of dicts of index arrays ``fit``, ``dev``, ``test``."""
     if roles is not None:
         return [{part: np.flatnonzero(roles == role) for part, role in
                  (("fit", "train"), ("dev", "devel"), ("test", "test"))}]
     index = np.arange(len(y))
-
-    def splitter(n, g):
-        if g is None:
-            return StratifiedKFold(n, shuffle=True, random_state=seed)
-        return StratifiedGroupKFold(min(n, len(set(g))), shuffle=True,
-                                    random_state=seed)
-
     splits = []
-    for train, test in splitter(n_folds, groups).split(index, y, groups):
-        g = None if groups is None else groups[train]
-        fit, dev = next(splitter(4, g).split(train, y[train], g))
-        splits.append({"fit": train[fit], "dev": train[dev], "test": test})
+    for train, test in _splitter(n_folds, groups, seed).split(index, y, groups):
+        fit, dev = fit_dev_split(train, y, groups, seed)
+        splits.append({"fit": fit, "dev": dev, "test": test})
     return splits
 
 
@@ -165,7 +171,7 @@ def build_members(slices, *, n_features, seed, epochs):
         return ColumnTransformer([(name, "passthrough", slices[name])])
 
     def effective(width):
-        return n_features["n"] if n_features["n"] < width else max(1, width // 2)
+        return n_features if n_features < width else max(1, width // 2)
 
     members = []
     for name, sl in slices.items():
@@ -373,7 +379,7 @@ class Experiment:
         with self.progress.stage("models", f"fold {k + 1}: base, masked and "
                                  "feature-fusion models"):
             for name, factory in build_members(
-                    slices, n_features={"n": args.n_features}, seed=args.seed,
+                    slices, n_features=args.n_features, seed=args.seed,
                     epochs=args.epochs):
                 model = factory(fitted).fit(X[fold["fit"]], y[fold["fit"]])
                 fitted[name] = model
@@ -414,13 +420,8 @@ class Experiment:
         from ._model_file import save_model
 
         args = self.args
-        split = make_splits(self.y, self.data["groups"], None, 2, args.seed)[0]
-        everything = np.concatenate([split["fit"], split["dev"], split["test"]])
-        groups = self.data["groups"]
-        fold = make_splits(self.y[everything], None if groups is None else
-                           groups[everything], None, 4, args.seed)[0]
-        fit = everything[np.concatenate([fold["fit"], fold["test"]])]
-        dev = everything[fold["dev"]]
+        fit, dev = fit_dev_split(np.arange(len(self.y)), self.y,
+                                 self.data["groups"], args.seed)
         with self.progress.stage("save_model", "fitting the final fusion on "
                                  "all the data"):
             extractors, blocks = [], []
@@ -439,7 +440,7 @@ class Experiment:
                 start += block.shape[1]
             fitted = {}
             for name, factory in build_members(
-                    slices, n_features={"n": args.n_features}, seed=args.seed,
+                    slices, n_features=args.n_features, seed=args.seed,
                     epochs=args.epochs):
                 fitted[name] = factory(fitted).fit(X[fit], self.y[fit])
             search = VotingFusionSearch(list(fitted.items()), cv="prefit")
