@@ -94,7 +94,8 @@ def audible_heatmap(
     if path is not None:
         import soundfile
 
-        soundfile.write(path, audio, int(round(sr)))
+        # float samples: the heatmap may exceed the 16-bit range [-1, 1)
+        soundfile.write(path, audio, int(round(sr)), subtype="FLOAT")
     return audio
 
 

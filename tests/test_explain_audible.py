@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import soundfile
+
+from sklearn_rbfm import SpectrogramTransformer
+from sklearn_rbfm.explain import audible_heatmap
+
+SR = 8000
+
+
+def two_tones():
+    """500 Hz in the first half second, 2 kHz in the second."""
+    t = np.arange(SR) / SR
+    y = np.where(t < 0.5, np.sin(2 * np.pi * 500 * t), np.sin(2 * np.pi * 2000 * t))
+    return y.astype(np.float32)
+
+
+def energy(x, start, stop):
+    return float(np.sum(x[start:stop].astype(np.float64) ** 2))
+
+
+def test_energy_follows_relevance_in_time():
+    y = two_tones()
+    n_frames = 1 + SR // 128
+    first = np.zeros((257, n_frames))
+    first[:, : n_frames // 2 - 2] = 1.0
+    out = audible_heatmap(y, first, SR, n_fft=512, hop_length=128)
+    assert out.shape == y.shape and out.dtype == np.float32
+    assert energy(out, 0, 3500) > 100 * energy(out, 4500, SR)
+    # the kept half comes back almost unchanged
+    np.testing.assert_allclose(out[500:3000], y[500:3000], atol=1e-3)
+    second = first[:, ::-1]
+    out = audible_heatmap(y, second, SR, n_fft=512, hop_length=128)
+    assert energy(out, 4500, SR) > 100 * energy(out, 0, 3500)
+
+
+def test_energy_follows_mel_relevance_in_frequency(tmp_path):
+    y = two_tones()
+    spec = SpectrogramTransformer("mel", sr=SR, n_fft=512, hop_length=128,
+                                  n_mels=32).fit(y[None])
+    n_mels, n_frames = spec.spectrogram_shape_
+    low = np.zeros((n_mels, n_frames))
+    low[: n_mels // 2] = 1.0  # relevance on the lower bands only (< ~1.2 kHz)
+    path = tmp_path / "heatmap.wav"
+    out = audible_heatmap(y, low.ravel(), SR, spectrogram=spec, path=path)
+    assert energy(out, 500, 3500) > 50 * energy(out, 4500, 7500)
+    written, sr = soundfile.read(path, dtype="float32")
+    assert sr == SR and written.shape == y.shape
+    np.testing.assert_allclose(written, out)
+
+
+def test_waveform_relevance_is_returned_at_the_clip_level():
+    y = two_tones()
+    R = np.zeros_like(y)
+    R[:100] = np.linspace(0, 3, 100)
+    out = audible_heatmap(y, R, SR)
+    np.testing.assert_allclose(np.abs(out).max(), np.abs(y).max(), rtol=1e-6)
+    np.testing.assert_allclose(out / out.max(), R / R.max(), rtol=1e-6)
+
+
+def test_errors():
+    y = two_tones()
+    with pytest.raises(ValueError, match="one clip"):
+        audible_heatmap(np.stack([y, y]), np.ones((257, 63)), SR)
+    with pytest.raises(ValueError, match="NaN"):
+        audible_heatmap(y, np.full((257, 63), np.nan), SR)
+    with pytest.raises(ValueError, match=r"\(n_freq, n_frames\)"):
+        audible_heatmap(y, np.ones(10), SR)
+    spec = SpectrogramTransformer("mel", sr=SR, n_fft=512, hop_length=128, n_mels=32)
+    with pytest.raises(ValueError, match="fitted SpectrogramTransformer"):
+        audible_heatmap(y, np.ones((32, 63)), SR, spectrogram=spec)
+    spec.fit(y[None])
+    with pytest.raises(ValueError, match="relevance has shape"):
+        audible_heatmap(y, np.ones((31, 63)), SR, spectrogram=spec)

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_rbfm.explain import perturbation_curve
+
+
+@pytest.fixture(scope="module")
+def linear_problem():
+    rng = np.random.RandomState(0)
+    X = rng.randn(400, 30)
+    y = (X[:, :4] @ np.array([2.0, -1.5, 1.0, 1.0]) > 0).astype(int)
+    clf = LogisticRegression().fit(X, y)
+    # exact contribution of each feature to the true class's logit
+    relevance = X * clf.coef_[0] * np.where(y == 1, 1.0, -1.0)[:, None]
+    return clf, X, y, relevance
+
+
+@pytest.mark.parametrize("baseline", ["zero", "mean", "noise"])
+def test_relevance_order_drops_faster_than_random(linear_problem, baseline):
+    clf, X, y, R = linear_problem
+    # (random_state=0 would draw the very noise that X is made of)
+    result = perturbation_curve(clf, X, y, R, steps=6, max_fraction=0.3,
+                                baseline=baseline, random_state=1)
+    assert result.fractions.shape == result.scores.shape == (7,)
+    assert result.fractions[0] == 0 and result.fractions[-1] == pytest.approx(0.3)
+    assert result.scores[0] == result.random_scores[0]
+    assert result.aopc > result.random_aopc + 0.1
+    np.testing.assert_allclose(result.aopc, np.mean(result.scores[0] - result.scores))
+
+
+def test_reversed_relevance_is_worse_than_random(linear_problem):
+    clf, X, y, R = linear_problem
+    result = perturbation_curve(clf, X, y, -R, steps=5, max_fraction=0.2, random_state=0)
+    assert result.aopc < result.random_aopc
+
+
+def test_scoring_and_3d_relevance(linear_problem):
+    clf, X, y, R = linear_problem
+    acc = perturbation_curve(clf, X, y, R.reshape(400, 5, 6), steps=3,
+                             scoring="accuracy", random_state=0)
+    assert acc.scores[0] == pytest.approx(clf.score(X, y))
+    # with every input zeroed only the intercept is left: one class for all
+    assert acc.scores[-1] == pytest.approx(max(y.mean(), 1 - y.mean()))
+
+
+def test_repeatable(linear_problem):
+    clf, X, y, R = linear_problem
+    a = perturbation_curve(clf, X, y, R, steps=3, baseline="noise", random_state=1)
+    b = perturbation_curve(clf, X, y, R, steps=3, baseline="noise", random_state=1)
+    np.testing.assert_array_equal(a.random_scores, b.random_scores)
+    np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_errors(linear_problem):
+    clf, X, y, R = linear_problem
+    with pytest.raises(ValueError, match="one relevance value per input value"):
+        perturbation_curve(clf, X, y, R[:, :10])
+    with pytest.raises(ValueError, match="baseline must be"):
+        perturbation_curve(clf, X, y, R, baseline="blur")
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        perturbation_curve(clf, X, y, R, steps=0)
+    with pytest.raises(ValueError, match="y has 3 labels"):
+        perturbation_curve(clf, X, y[:3], R)
+    from sklearn.svm import LinearSVC
+
+    svc = LinearSVC().fit(X, y)
+    with pytest.raises(ValueError, match="no predict_proba; pass scoring"):
+        perturbation_curve(svc, X, y, R)
