@@ -201,3 +201,33 @@ def test_parser_and_module_entry_point():
     version = subprocess.run([sys.executable, "-m", "sklearn_rbfm", "--version"],
                              capture_output=True, text=True, check=True)
     assert version.stdout.startswith("sklearn_rbfm ")
+
+
+def test_dev_split_column_gives_the_roles(sample, tmp_path, capsys):
+    from sklearn_rbfm.cli._data import load_dataset
+    from sklearn_rbfm.cli._experiment import make_splits
+
+    data, root = sample
+    names = data.target_names[data.target]
+    roles = np.array(["train", "dev", "test"])[np.arange(300) % 3]
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "speaker", "role"])
+        for f, label, speaker, role in zip(data.filenames, names, data.groups, roles):
+            writer.writerow([os.path.relpath(f, root), label, speaker, role])
+    loaded = load_dataset(root, labels=str(labels), dev_split="role", positive="3")
+    assert set(loaded["y"]) == {"3", "rest"} and (loaded["y"] == "3").sum() == 30
+    (split,) = make_splits(loaded["y"], None, loaded["roles"], 5, 0)
+    np.testing.assert_array_equal(split["fit"], np.arange(0, 300, 3))
+    np.testing.assert_array_equal(split["dev"], np.arange(1, 300, 3))
+    np.testing.assert_array_equal(split["test"], np.arange(2, 300, 3))
+
+    text = labels.read_text().replace(",test\n", ",holdout\n")
+    labels.write_text(text)
+    assert main(["experiment", root, "--labels", str(labels), "--dev-split",
+                 "role", "--positive", "3", "--out", str(tmp_path / "o")]) == 1
+    assert "each clip's role must be train, devel or test" in capsys.readouterr().err
+    assert main(["experiment", root, "--labels", str(labels), "--dev-split",
+                 "fold", "--positive", "3", "--out", str(tmp_path / "o")]) == 1
+    assert "has no column 'fold'" in capsys.readouterr().err
