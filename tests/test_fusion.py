@@ -390,3 +390,33 @@ def test_feature_level_fusion_with_feature_union(digits):
         roc_auc_score(y[~train], ff.predict_proba(waves[~train])[:, 1]), abs=1e-12
     )
     assert "member_FF" in search.cv_results_
+
+
+def test_feature_level_fusion_of_relevance_masked_branches(digits):
+    """The paper's FF_min: minimal-masked features of each extractor, united."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("innvestigate")
+    from sklearn_rbfm import KerasMLPClassifier, RelevanceMasker
+
+    waves, y, speakers = digits
+    train = ~np.isin(speakers, ["theo", "yweweler"])
+
+    def small_mlp():
+        return KerasMLPClassifier((16,), epochs=5, random_state=0)
+
+    def branch(extractor):
+        return make_pipeline(
+            FunctionTransformer(extractor),
+            StandardScaler(),
+            RelevanceMasker(small_mlp(), strategy="minimal", n_features=8),
+        )
+
+    union = FeatureUnion([("mel", branch(log_mel_stats)), ("mfcc", branch(mfcc_stats))])
+    ff_min = make_pipeline(union, small_mlp()).fit(waves[train], y[train])
+    assert ff_min[0].transform(waves[:3]).shape == (3, 16)
+    members = [("mel_lr", _audio_members()[0][1].fit(waves[train], y[train])), ("FF_min", ff_min)]
+    search = VotingFusionSearch(members, cv="prefit").fit(waves[~train], y[~train])
+    ff_alone = search.cv_results_["members"].tolist().index(("FF_min",))
+    assert search.cv_results_["score"][ff_alone] == pytest.approx(
+        roc_auc_score(y[~train], ff_min.predict_proba(waves[~train])[:, 1]), abs=1e-12
+    )
