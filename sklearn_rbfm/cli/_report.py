@@ -28,6 +28,8 @@ def summarise(experiment, folds):
     development score; the best fusion's test score is the mean over folds of
     the test score of the subset each fold chose on its own development part.
     """
+    from scipy.stats import rankdata
+
     from ._experiment import model_table
 
     y = experiment.y
@@ -47,13 +49,11 @@ def summarise(experiment, folds):
         })
     subsets = [tuple(m) for m in folds[0]["fusion"]["members"]]
     scores = np.mean([f["fusion"]["score"] for f in folds], axis=0)
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=int)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    ranking = sorted(
-        ({"members": list(s), "score": float(sc), "rank": int(r)}
-         for s, sc, r in zip(subsets, scores, ranks)),
-        key=lambda row: row["rank"])
+    # equal scores share the lowest rank, as in VotingFusionSearch.cv_results_
+    ranks = rankdata(-scores, method="min").astype(int)
+    order = np.argsort(ranks, kind="stable")
+    ranking = [{"members": list(subsets[i]), "score": float(scores[i]),
+                "rank": int(ranks[i])} for i in order]
     chosen = [tuple(f["fusion"]["best_members"]) for f in folds]
     fusion_test = [_auc(y[t], f["fusion"]["test"]) for t, f in zip(tests, folds)]
     most_common = collections.Counter(chosen).most_common(1)[0][0]
