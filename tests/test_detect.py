@@ -219,3 +219,24 @@ def test_bad_inputs(model_file, tmp_path, capsys):
     with pytest.raises(ValueError, match="fitted classifier"):
         save_model(StandardScaler(), tmp_path / "x.joblib", sr=SR, window=1.0)
     assert not os.path.exists(tmp_path / "x.joblib")
+
+
+class _BrokenModel:
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, X):
+        raise RuntimeError("broken model")
+
+
+def test_errors_on_either_side_stop_both_threads(recording, tmp_path):
+    path, _ = recording
+    # the model fails while the producer is still filling a small queue
+    with pytest.raises(RuntimeError, match="broken model"):
+        detect(_BrokenModel(), path, sr=SR, window=0.1, hop=0.05, batch_size=2,
+               prefetch=1)
+    signal = np.zeros(3 * SR, np.float32)
+    signal[2 * SR + 400] = np.nan
+    bad = tmp_path / "nan.wav"
+    sf.write(bad, signal, SR, subtype="FLOAT")
+    with pytest.raises(CommandError, match=r"non-finite sample at 2\.050 s"):
+        detect(_BrokenModel(), str(bad), sr=SR, window=1.0)

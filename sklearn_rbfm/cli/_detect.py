@@ -212,21 +212,26 @@ class _EventMerger:
         return [(s, e, float(round(p, 6)), n) for s, e, p, n in self.events]
 
 
+def _put(out, item, stop):
+    """Put ``item`` unless the consumer has stopped; never block for good."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _producer(path, out, stop, front_end, **kwargs):
     try:
         for starts, windows in iter_windows(path, **kwargs):
             features = windows if front_end is None else front_end.transform(windows)
-            while not stop.is_set():
-                try:
-                    out.put((starts, features), timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not _put(out, (starts, features), stop):
                 return
-        out.put(None)
+        _put(out, None, stop)
     except BaseException as exc:  # handed to the consumer, which re-raises it
-        out.put(exc)
+        _put(out, exc, stop)
 
 
 def detect(model, path, *, sr, window, hop=None, threshold=0.5, batch_size=64,
