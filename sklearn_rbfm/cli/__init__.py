@@ -35,7 +35,7 @@ _COMMANDS = {
     "demo": (
         "._demo",
         "Run 'rbfm experiment' on the bundled sample of the Free Spoken Digit "
-        "Dataset (offline, a few minutes).",
+        "Dataset (offline).",
     ),
     "detect": (
         "._detect",
