@@ -231,3 +231,31 @@ def test_dev_split_column_gives_the_roles(sample, tmp_path, capsys):
     assert main(["experiment", root, "--labels", str(labels), "--dev-split",
                  "fold", "--positive", "3", "--out", str(tmp_path / "o")]) == 1
     assert "has no column 'fold'" in capsys.readouterr().err
+
+
+def test_compare_orca_layout_without_test_labels(sample, tmp_path):
+    import soundfile as sf
+
+    from sklearn_rbfm.cli._data import load_dataset
+
+    data, _ = sample
+    (tmp_path / "wav").mkdir()
+    (tmp_path / "lab").mkdir()
+    names = data.target_names[data.target]
+    for subset, count in (("train", 16), ("devel", 8), ("test", 4)):
+        rows = ["file_name,label"]
+        for i in range(count):
+            wave, rate = sf.read(data.filenames[i * 7], dtype="float32")
+            sf.write(tmp_path / "wav" / f"{subset}_{i:04d}.wav", wave, rate)
+            label = "?" if subset == "test" else (
+                "orca" if names[i * 7] == "0" or i % 3 == 0 else "noise")
+            rows.append(f"{subset}_{i:04d}.wav,{label}")
+        (tmp_path / "lab" / f"{subset}.csv").write_text("\n".join(rows) + "\n")
+    loaded = load_dataset(str(tmp_path))
+    assert "devel used as test" in loaded["source"]
+    assert set(loaded["y"]) == {"orca", "noise"}
+    roles = loaded["roles"]
+    assert (roles == "test").sum() == 8  # the labelled devel files
+    assert (roles == "devel").sum() + (roles == "train").sum() == 16
+    assert 0 < (roles == "devel").sum() < 8
+    assert not any("test_" in os.path.basename(f) for f in loaded["filenames"])

@@ -47,21 +47,35 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
         raise CommandError(f"DATA_DIR {root!r} is not a folder.")
     roles = group_values = None
     if labels is None and _is_compare_orca(root):
-        parts = []
+        parts = {}
         for subset in SUBSETS:
             try:
-                bunch = load_compare_orca(root, subset=subset)
+                parts[subset] = load_compare_orca(root, subset=subset)
             except (FileNotFoundError, ValueError) as exc:
                 raise CommandError(
                     f"{root!r} looks like the ComParE Orca layout but its "
                     f"{subset!r} subset cannot be read: {exc}") from exc
-            parts.append((subset, bunch))
-        filenames = np.concatenate([b.filenames for _, b in parts])
-        y = np.concatenate([np.asarray(b.target_names)[b.target]
-                            if np.issubdtype(np.asarray(b.target).dtype, np.integer)
-                            else b.target for _, b in parts]).astype(str)
-        roles = np.concatenate([[s] * len(b.filenames) for s, b in parts])
-        source = "compare_orca"
+        if (np.asarray(parts["test"].target) < 0).any():
+            # The challenge kept its test labels: the labelled devel part
+            # becomes the test part and a development part comes out of train.
+            train = parts["train"]
+            index = np.arange(len(train.filenames))
+            from ._experiment import fit_dev_split
+
+            fit, dev = fit_dev_split(index, np.asarray(train.target),
+                                     np.asarray(train.groups), 0)
+            train_roles = np.where(np.isin(index, dev), "devel", "train")
+            used = [(train, train_roles), (parts["devel"], "test")]
+            source = ("compare_orca (test labels unknown: devel used as test, "
+                      "25% of train as development)")
+        else:
+            used = [(parts[s], s) for s in SUBSETS]
+            source = "compare_orca"
+        filenames = np.concatenate([b.filenames for b, _ in used])
+        y = np.concatenate([np.asarray(b.target_names)[np.asarray(b.target)]
+                            for b, _ in used]).astype(str)
+        roles = np.concatenate([np.broadcast_to(r, len(b.filenames))
+                                for b, r in used]).astype(str)
     else:
         csv_name = labels or "labels.csv"
         csv_path = os.path.join(root, csv_name)
