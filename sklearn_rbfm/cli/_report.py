@@ -189,7 +189,7 @@ def plot_roc(path, experiment, results, folds):
 
     y = experiment.y
     test = np.concatenate([f["test_index"] for f in folds])
-    curves = [(f"fusion ({' + '.join(results['best_fusion']['members'])})",
+    curves = [("fusion chosen in each fold",
                np.concatenate([f["fusion"]["test"] for f in folds]))]
     best = results["best_single"]["name"]
     curves.append((best, np.concatenate([f["members"][best]["test"] for f in folds])))
