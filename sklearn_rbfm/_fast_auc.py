@@ -44,9 +44,10 @@ def average_scores(scores, subsets, sizes):
     fused = np.empty((len(subsets), scores.shape[1]))
     for size in np.unique(sizes):
         rows = np.flatnonzero(sizes == size)
-        if rows[-1] - rows[0] + 1 == len(rows):
+        first, stop = rows[0], rows[-1] + 1
+        if stop - first == len(rows):
             # subsets listed by size: write in place, no scatter
-            _subset_sums(scores, subsets[rows[0] : rows[-1] + 1, :size], fused[rows[0] : rows[-1] + 1])
+            _subset_sums(scores, subsets[first:stop, :size], fused[first:stop])
         else:
             fused[rows] = _subset_sums(scores, subsets[rows, :size])
     fused /= sizes.astype(np.float64)[:, None]

@@ -1,4 +1,4 @@
-"""Decision-level fusion: search the subsets of models whose average vote scores best."""
+"""Decision-level fusion: the subsets of models whose average vote scores best."""
 
 import copy
 import itertools
@@ -328,7 +328,8 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
         probas = np.stack([np.asarray(p, dtype=np.float64) for p in probas])
         for name, proba in zip(names, probas):
             # the rank keys need values in [0, 2); allow rounding above 1
-            if not (np.all(np.isfinite(proba)) and proba.min() >= 0 and proba.max() <= 1 + 1e-6):
+            finite = np.all(np.isfinite(proba))
+            if not (finite and proba.min() >= 0 and proba.max() <= 1 + 1e-6):
                 raise ValueError(
                     f"Member {name!r} predicted probabilities outside [0, 1] "
                     "(or not finite); check its input and its predict_proba."

@@ -66,7 +66,9 @@ def _reference_scores(y, probas, subsets):
     probas = [np.asarray(p, dtype=np.float64) for p in probas]
     return np.array(
         [
-            roc_auc_score(y, reduce(np.add, [probas[i] for i in subset])[:, 1] / len(subset))
+            roc_auc_score(
+                y, reduce(np.add, [probas[i] for i in subset])[:, 1] / len(subset)
+            )
             for subset in subsets
         ]
     )
@@ -198,7 +200,9 @@ def test_greedy_search_with_replacement(hard_binary):
         name: clone(dict(_members())[name]).fit(X, y).predict_proba(X)
         for name in greedy.named_estimators_
     }
-    expected = average_probas([probas[name] for name in sorted(best, key=list(dict(_members())).index)])
+    member_order = [name for name, _ in _members()]
+    best.sort(key=member_order.index)
+    expected = average_probas([probas[name] for name in best])
     np.testing.assert_allclose(greedy.predict_proba(X), expected, rtol=0, atol=1e-15)
 
 
@@ -326,8 +330,9 @@ def _audio_members():
     }
     members = []
     for name, extractor in extractors.items():
-        members.append((f"{name}_lr", make_pipeline(clone(extractor), StandardScaler(), LogisticRegression(C=0.1))))
-        members.append((f"{name}_nb", make_pipeline(clone(extractor), StandardScaler(), GaussianNB())))
+        for suffix, classifier in (("lr", LogisticRegression(C=0.1)), ("nb", GaussianNB())):
+            pipeline = make_pipeline(clone(extractor), StandardScaler(), classifier)
+            members.append((f"{name}_{suffix}", pipeline))
     return members
 
 
@@ -359,7 +364,10 @@ def test_real_members_grouped_out_of_fold(digits):
     search = VotingFusionSearch(members, cv=GroupKFold(3)).fit(waves, y, groups=speakers)
 
     splits = list(GroupKFold(3).split(waves, y, speakers))
-    probas = [cross_val_predict(m, waves, y, cv=splits, method="predict_proba") for _, m in members]
+    probas = [
+        cross_val_predict(m, waves, y, cv=splits, method="predict_proba")
+        for _, m in members
+    ]
     names = [name for name, _ in members]
     subsets = [[names.index(n) for n in s] for s in search.cv_results_["members"]]
     _assert_same_scores_and_ranking(
@@ -414,7 +422,8 @@ def test_feature_level_fusion_of_relevance_masked_branches(digits):
     union = FeatureUnion([("mel", branch(log_mel_stats)), ("mfcc", branch(mfcc_stats))])
     ff_min = make_pipeline(union, small_mlp()).fit(waves[train], y[train])
     assert ff_min[0].transform(waves[:3]).shape == (3, 16)
-    members = [("mel_lr", _audio_members()[0][1].fit(waves[train], y[train])), ("FF_min", ff_min)]
+    mel_lr = _audio_members()[0][1].fit(waves[train], y[train])
+    members = [("mel_lr", mel_lr), ("FF_min", ff_min)]
     search = VotingFusionSearch(members, cv="prefit").fit(waves[~train], y[~train])
     ff_alone = search.cv_results_["members"].tolist().index(("FF_min",))
     assert search.cv_results_["score"][ff_alone] == pytest.approx(

@@ -67,7 +67,9 @@ class FusionRankingDisplay:
     (5, 3)
     """
 
-    def __init__(self, *, scores, membership, member_names, ranks=None, score_name="score"):
+    def __init__(
+        self, *, scores, membership, member_names, ranks=None, score_name="score"
+    ):
         self.scores = scores
         self.membership = membership
         self.member_names = member_names
@@ -104,7 +106,10 @@ class FusionRankingDisplay:
                 f"({len(scores)}, {len(self.member_names)}): one row per score, "
                 "one column per member name."
             )
-        ranks = np.arange(1, len(scores) + 1) if self.ranks is None else np.asarray(self.ranks)
+        if self.ranks is None:
+            ranks = np.arange(1, len(scores) + 1)
+        else:
+            ranks = np.asarray(self.ranks)
         if ax is None:
             n_members = len(self.member_names)
             fig, (ax_score, ax_matrix) = plt.subplots(
@@ -173,7 +178,8 @@ class FusionRankingDisplay:
                 f"cv_results lacks the columns {sorted(missing)}; pass "
                 "VotingFusionSearch.cv_results_ or a DataFrame of it."
             )
-        names = [key[len("member_"):] for key in cv_results if key.startswith("member_")]
+        prefix = "member_"
+        names = [key[len(prefix) :] for key in cv_results if key.startswith(prefix)]
         ranks = np.asarray(cv_results["rank"])
         order = np.argsort(ranks, kind="stable")[:n_top]
         members = list(cv_results["members"])
