@@ -167,6 +167,15 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
     :meth:`predict_proba` does, so the scores are those of ``roc_auc_score``
     on exactly these probabilities (same ties).
 
+    ``best_score_`` is optimistic: it is the best of many scores measured on
+    the same predictions. An honest estimate of the whole procedure (members,
+    search, refit) comes from nested cross-validation,
+    ``cross_validate(search, X, y)``. With grouped data (speakers,
+    recordings) both levels should split by group; with
+    ``sklearn.set_config(enable_metadata_routing=True)`` use
+    ``search.set_fit_request(groups=True)`` and
+    ``cross_validate(search, X, y, cv=GroupKFold(), params={"groups": g})``.
+
     Examples
     --------
     >>> from sklearn.datasets import make_classification

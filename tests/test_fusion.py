@@ -429,3 +429,19 @@ def test_feature_level_fusion_of_relevance_masked_branches(digits):
     assert search.cv_results_["score"][ff_alone] == pytest.approx(
         roc_auc_score(y[~train], ff_min.predict_proba(waves[~train])[:, 1]), abs=1e-12
     )
+
+
+def test_nested_cross_validation_with_groups_at_both_levels(hard_binary):
+    import sklearn
+
+    X, y = hard_binary
+    groups = np.arange(len(y)) % 6
+    # the inner GroupKFold raises unless the groups are routed to fit
+    search = VotingFusionSearch(_members()[:2], cv=GroupKFold(3))
+    with sklearn.config_context(enable_metadata_routing=True):
+        search.set_fit_request(groups=True)
+        nested = cross_validate(
+            search, X, y, cv=GroupKFold(3), params={"groups": groups}, scoring="roc_auc"
+        )
+    assert nested["test_score"].shape == (3,)
+    assert np.all(nested["test_score"] > 0.5)
