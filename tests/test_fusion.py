@@ -445,3 +445,23 @@ def test_nested_cross_validation_with_groups_at_both_levels(hard_binary):
         )
     assert nested["test_score"].shape == (3,)
     assert np.all(nested["test_score"] > 0.5)
+
+
+def test_callable_scorer_sees_the_average_vote(hard_binary):
+    from sklearn.metrics import brier_score_loss, make_scorer
+
+    X, y = hard_binary
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    members = _members()[:2]
+    scorer = make_scorer(
+        brier_score_loss, greater_is_better=False, response_method="predict_proba"
+    )
+    search = VotingFusionSearch(members, cv=folds, scoring=scorer).fit(X, y)
+    probas = [
+        cross_val_predict(m, X, y, cv=folds, method="predict_proba") for _, m in members
+    ]
+    both = average_probas(probas)[:, 1]
+    assert search.cv_results_["members"][2] == ("lr", "nb")
+    assert search.cv_results_["score"][2] == pytest.approx(
+        -brier_score_loss(y, both), rel=1e-12
+    )
