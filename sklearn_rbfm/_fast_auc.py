@@ -7,7 +7,10 @@ labels. Two things make that fast and exact:
   operations as the reference computation (members summed one after the
   other in member order, then one true division by the subset size), so the
   values -- and hence their ties -- are bit for bit those that
-  :func:`sklearn.metrics.roc_auc_score` would be given.
+  :func:`sklearn.metrics.roc_auc_score` would be given. Subsets sharing a
+  prefix of members share its partial sum, so a subset costs one addition
+  (an incremental sum in any other order, e.g. a Gray code, would round
+  differently and could make or break ties).
 * The AUC is the Mann-Whitney statistic computed from one sort per subset,
   in integer arithmetic, with tied scores counted one half (average ranks).
   The sort is on int64 keys that carry the label in their lowest bit, so no
