@@ -256,20 +256,18 @@ def _model_keys(model, method, kwargs):
 def _analyze_chunk(key, weights_key, plan, model, method, kwargs, X, targets, batch_size):
     from . import _relevance_worker
 
+    def payload():
+        return {"config": plan.analysis_config(), "weights": plan.analysis_weights(model)}
+
     args = (key, weights_key, method, X, targets, batch_size)
-    result = _submit(_relevance_worker.analyze, *args)
+    # Asking first keeps the weights off the wire when the worker has them;
+    # sending them with the data makes preparing and analysing one task.
+    cached = _submit(_relevance_worker.ready, key, weights_key)
+    result = _submit(
+        _relevance_worker.analyze, *args, None if cached else payload(), kwargs
+    )
     if result is None:
-        payload = {
-            "config": plan.analysis_config(),
-            "weights": plan.analysis_weights(model),
-        }
-        _submit(_relevance_worker.prepare, key, weights_key, payload, method, kwargs)
-        result = _submit(_relevance_worker.analyze, *args)
-    if result is None:
-        raise RuntimeError(
-            "The relevance worker lost its analyzer while analysing; it was "
-            "probably restarted. Call again."
-        )
+        result = _submit(_relevance_worker.analyze, *args, payload(), kwargs)
     return result
 
 

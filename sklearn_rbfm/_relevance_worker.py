@@ -81,16 +81,26 @@ def prepare(key, weights_key, payload, method, kwargs):
     _CACHE[key] = {"analyzer": analyzer, "model": model, "weights_key": weights_key}
 
 
-def analyze(key, weights_key, method, X, targets, batch_size):
+def ready(key, weights_key):
+    """Whether an analyzer for ``key`` holding ``weights_key`` is cached."""
+    entry = _CACHE.get(key)
+    return entry is not None and entry["weights_key"] == weights_key
+
+
+def analyze(key, weights_key, method, X, targets, batch_size, payload=None, kwargs=None):
     """Relevance of ``X`` for output unit ``targets[i]`` of each sample.
 
-    Returns ``None`` when no analyzer for ``key`` holding the weights
-    ``weights_key`` is cached (a fresh worker, or a refitted model), so that
-    the caller sends the model.
+    With ``payload`` (architecture + weights) the analyzer is prepared first,
+    in the same task, so no other caller's model can slip in between.
+    Without it, returns ``None`` when no analyzer for ``key`` holding the
+    weights ``weights_key`` is cached (a fresh worker, or another model of
+    the same architecture analysed since), so that the caller sends the model.
     """
-    entry = _CACHE.get(key)
-    if entry is None or entry["weights_key"] != weights_key:
+    if payload is not None:
+        prepare(key, weights_key, payload, method, kwargs or {})
+    elif not ready(key, weights_key):
         return None
+    entry = _CACHE[key]
     _CACHE.move_to_end(key)
     parts = [
         _run(entry, method, X[start : start + batch_size], targets[start : start + batch_size])
