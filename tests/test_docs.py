@@ -74,3 +74,7 @@ def test_examples_parse_and_have_a_title(name):
     doc = ast.get_docstring(tree)
     assert doc and doc.splitlines()[0].startswith("="), (
         f"{name} needs a sphinx-gallery title block")
+    over, title, under = doc.splitlines()[:3]
+    assert len(over) >= len(title) and len(under) >= len(title), (
+        f"{name}: the '=' lines of the title must be at least as long as the "
+        f"title ({len(title)} characters), or the docs build warns")
