@@ -134,6 +134,8 @@ def test_rerun_resumes_from_cache(finished_run, small_task, capsys):
         again = json.load(fh)
     assert [m["test_auc"] for m in again["models"]] == [
         m["test_auc"] for m in results["models"]]
+    # the folds' stage times are those of the run that computed them
+    assert again["timings_s"]["models"] == results["timings_s"]["models"] > 0
 
 
 @pytest.mark.parametrize("problem, expected", [

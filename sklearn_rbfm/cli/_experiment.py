@@ -24,6 +24,7 @@ MASKINGS = ("none", "minimal", "negative")
 SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
 C_GRID_LOGREG = (0.01, 0.1, 1.0, 10.0)
 C_GRID_SVM = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+FOLD_STAGES = ("embed", "models", "fusion", "baselines")
 
 
 def add_arguments(parser):
@@ -368,6 +369,7 @@ class Experiment:
             say(f"fold {k + 1}/{len(self.splits)}: finished before, from the cache")
             return done
         y = self.y
+        before = dict(self.progress.timings)
         with self.progress.stage("embed", f"fold {k + 1}: embeddings"):
             blocks = [self.embeddings(name, waves, fold) for name in self.embedders]
         X = np.hstack(blocks)
@@ -409,6 +411,11 @@ class Experiment:
             result["baselines"] = {
                 name: _baseline(name, F, y, fold) for name, F in base_features.items()}
         result["test_index"] = fold["test"].tolist()
+        # kept with the fold, so that a resumed run still reports the time
+        # the fold took
+        result["timings_s"] = {
+            stage: self.progress.timings[stage] - before.get(stage, 0.0)
+            for stage in FOLD_STAGES}
         self.cache.save_json(f"fold{k}", key, result)
         return result
 
@@ -468,6 +475,9 @@ class Experiment:
                 f"fold {k + 1}/{len(self.splits)}: {len(fold['fit'])} fit, "
                 f"{len(fold['dev'])} dev, {len(fold['test'])} test clips")
             folds.append(self.run_fold(k, fold, waves, base_features))
+        for stage in FOLD_STAGES:
+            self.progress.timings[stage] = sum(
+                f.get("timings_s", {}).get(stage, 0.0) for f in folds)
         results = summarise(self, folds)
         if self.args.save_model:
             results["saved_model"] = {"path": os.path.abspath(self.args.save_model),
