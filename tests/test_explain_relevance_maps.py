@@ -97,3 +97,18 @@ def test_networks_it_cannot_analyse_quickly_are_refused(spectrogram_net):
     odd.model_ = tf.keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match=r"Layer 'bn' \(BatchNormalization\).*RELAX"):
         relevance_maps(odd, X[:2])
+
+
+def test_spectrogram_display_from_estimator(spectrogram_net):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_rbfm.plotting import SpectrogramExplanationDisplay
+
+    clf, X, y = spectrogram_net
+    disp = SpectrogramExplanationDisplay.from_estimator(
+        clf, X, index=3, method="lrp.epsilon", sr=8000, hop_length=64)
+    expected = relevance_maps(clf, X[3:4], method="lrp.epsilon")[0]
+    np.testing.assert_allclose(disp.relevance, expected)
+    np.testing.assert_allclose(disp.spectrogram, X[3].reshape(8, 8))
+    assert [ax.get_title() for ax in disp.axes_] == ["Spectrogram", "Relevance"]
