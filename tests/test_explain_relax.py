@@ -107,3 +107,27 @@ def test_errors(spectrograms):
         RELAX(lambda S: S.sum(), n_masks=5).explain(spectrograms)
     with pytest.raises(TypeError, match="transform method or be callable"):
         RELAX(object(), n_masks=5).explain(spectrograms)
+
+
+@pytest.mark.parametrize("strategy", ["random", "time_frequency"])
+def test_matches_the_formulas_of_the_poster(spectrograms, strategy):
+    # R = 1/N sum_n s_n M_n and U = 1/N sum_n (s_n - R)^2 M_n, computed
+    # directly from the same masks
+    from sklearn.utils import check_random_state
+
+    embed = _linear_embedder(12 * 15)
+    relax = RELAX(embed, n_masks=40, strategy=strategy, mask_size=(3, 4),
+                  fill="zero", batch_size=16, random_state=0)
+    importance, uncertainty = relax.explain(spectrograms[:1])
+    draws = relax._draw(check_random_state(0), 12, 15, (3, 4))
+    masks = relax._masks(draws, 0, 40, 12, 15, (3, 4))
+    x = spectrograms[0].astype(np.float64)
+    h = embed(x.reshape(1, -1))[0]
+    s = np.array([
+        np.dot(h, e) / (np.linalg.norm(h) * np.linalg.norm(e))
+        for e in embed((x * masks).reshape(40, -1))
+    ])
+    R = np.mean(s[:, None, None] * masks, axis=0)
+    U = np.mean((s[:, None, None] - R) ** 2 * masks, axis=0)
+    np.testing.assert_allclose(importance[0], R, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(uncertainty[0], U, rtol=1e-4, atol=1e-7)
