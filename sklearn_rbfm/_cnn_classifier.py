@@ -19,7 +19,7 @@ from ._keras import (
 )
 
 
-_EAGER_BELOW_STEPS = 20
+_EAGER_BELOW_STEPS = 10
 
 
 def _scaled(units, width):
