@@ -491,7 +491,10 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
 
     def _runtime_fn(self):
         """The function embedding network inputs; cached, rebuilt after unpickling."""
-        token = (id(self.model_), self.weights_path_, self.batch_size, self.n_features_in_)
+        token = (
+            id(self.model_), self.weights_path_, self.batch_size, self.n_features_in_,
+            self.sr, self.playback_rate,
+        )
         cached = _RUNTIMES.get(self)
         if cached is None or cached[0] != token:
             cached = (token, self._make_runtime())
