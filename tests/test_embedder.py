@@ -51,7 +51,7 @@ def test_flat_3d_and_named_inputs_agree():
     out = a.transform(S)
     assert out.shape == (12, 128) and out.dtype == np.float32
     np.testing.assert_array_equal(b.transform(flat), out)
-    np.testing.assert_array_equal(c.transform(flat), out)
+    np.testing.assert_array_equal(c.transform(pd.DataFrame(flat, columns=names)), out)
     np.testing.assert_array_equal(a.transform(flat), out)
     # unknown 2-D input: one spectrum of n_features bands per row
     d = CNNEmbedder("small_cnn", random_state=0).fit(flat)
