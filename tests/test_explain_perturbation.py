@@ -67,3 +67,17 @@ def test_errors(linear_problem):
     svc = LinearSVC().fit(X, y)
     with pytest.raises(ValueError, match="no predict_proba; pass scoring"):
         perturbation_curve(svc, X, y, R)
+
+
+def test_feature_relevance_of_a_relevance_masker():
+    from sklearn_rbfm import KerasMLPClassifier, RelevanceMasker
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 12).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1.0).astype(int)
+    base = KerasMLPClassifier((16,), epochs=40, learning_rate=0.02,
+                              early_stopping=False, random_state=0)
+    masker = RelevanceMasker(base, n_features=2).fit(X, y)
+    result = perturbation_curve(masker.estimator_, X, y, masker.feature_relevance_,
+                                steps=4, max_fraction=1 / 3, random_state=0)
+    assert result.aopc > result.random_aopc + 0.05

@@ -42,10 +42,11 @@ def perturbation_curve(
         True labels.
 
     relevance : array-like with ``X``'s number of values per sample
-        Relevance per input value, e.g. from
-        :func:`~sklearn_rbfm.explain.relevance_maps` or
-        :class:`~sklearn_rbfm.RelevanceMasker`. Spectrogram relevance
-        ``(n, n_freq, n_frames)`` may describe flat ``X``.
+        Relevance per input value of each sample, e.g. from
+        :func:`~sklearn_rbfm.explain.relevance_maps` (spectrogram relevance
+        ``(n, n_freq, n_frames)`` may describe flat ``X``), or one relevance
+        per input shared by all samples, e.g. the ``feature_relevance_`` of
+        a :class:`~sklearn_rbfm.RelevanceMasker`.
 
     steps : int, default=10
         Number of removal steps.
@@ -108,7 +109,10 @@ def perturbation_curve(
     n = len(X)
     flat = X.reshape(n, -1).astype(np.float64)
     R = np.asarray(relevance, dtype=np.float64)
-    if R.shape[0] != n or R.size != flat.size:
+    if R.size == flat.shape[1] and R.size != flat.size:
+        # one relevance per input for all samples, e.g. feature_relevance_
+        R = np.broadcast_to(R.reshape(1, -1), flat.shape)
+    if R.ndim == 0 or R.shape[0] != n or R.size != flat.size:
         raise ValueError(
             f"relevance has shape {R.shape}, but X has shape {X.shape}: pass "
             "one relevance value per input value of each sample."
