@@ -51,7 +51,8 @@ def test_minimal_keeps_the_most_relevant_features(data, minimal):
 
 
 def test_n_features_larger_than_the_input_is_an_error(data):
-    with pytest.raises(ValueError, match=r"n_features=11 is larger than the number of input features \(10\)"):
+    message = r"n_features=11 is larger than the number of input features \(10\)"
+    with pytest.raises(ValueError, match=message):
         RelevanceMasker(_base(), n_features=11).fit(*data)
 
 
@@ -114,7 +115,8 @@ def test_prefit_uses_the_given_model(data, minimal):
 
 
 def test_estimator_without_a_keras_model_is_rejected(data):
-    with pytest.raises(TypeError, match="exposes its fitted tf.keras model as `model_`.*LogisticRegression"):
+    message = "exposes its fitted tf.keras model as `model_`.*LogisticRegression"
+    with pytest.raises(TypeError, match=message):
         RelevanceMasker(LogisticRegression(), n_features=2).fit(*data)
 
 

@@ -83,6 +83,24 @@ def test_batches_give_the_same_relevance(informative):
     np.testing.assert_allclose(whole, pieces, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "method, same_as_default",
+    [("lrp.epsilon", {"epsilon": 1e-7}), ("gradient", {"postprocess": None})],
+)
+def test_refitted_model_reuses_the_analyzer_correctly(informative, method, same_as_default):
+    X, y, clf = informative
+    compute_relevance(clf.model_, X[:20], method=method)
+    refit = KerasMLPClassifier(
+        hidden_layer_sizes=(32,), epochs=2, learning_rate=0.02, random_state=5
+    ).fit(X, y)
+    # Same architecture: the cached analyzer gets the refitted weights ...
+    reused = compute_relevance(refit.model_, X[:20], method=method)
+    # ... and explicit default arguments force a freshly built analyzer.
+    fresh = compute_relevance(refit.model_, X[:20], method=method, **same_as_default)
+    np.testing.assert_allclose(reused, fresh, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(reused, compute_relevance(clf.model_, X[:20], method=method))
+
+
 def test_sigmoid_output_explains_class_zero_by_the_negated_logit():
     inputs = tf.keras.Input(shape=(4,), name="x")
     hidden = tf.keras.layers.Dense(5, activation="relu", name="h")(inputs)
@@ -144,7 +162,8 @@ def test_worker_is_replaced_after_it_dies(informative):
 
 def test_unknown_method_lists_valid_names(informative):
     _, _, clf = informative
-    with pytest.raises(ValueError, match=r"Unknown relevance method 'taylor'. Valid methods are: deep_taylor, .*lrp\.z, "):
+    message = r"Unknown relevance method 'taylor'. Valid methods are: deep_taylor, .*lrp\.z, "
+    with pytest.raises(ValueError, match=message):
         compute_relevance(clf.model_, np.zeros((2, 12)), method="taylor")
 
 
