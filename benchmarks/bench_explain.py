@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_rbfm import AudioLoader, KerasCNNClassifier, SpectrogramTransformer
