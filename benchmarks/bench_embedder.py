@@ -179,6 +179,13 @@ def cv(args):
             StandardScaler(), LogisticRegression(max_iter=3000),
         )
         report("small_cnn fine-tuned inside each fold (30 epochs max)", S, model=tuned)
+    if "small_cnn_small_batches" in args.only:
+        tuned = make_pipeline(
+            CNNEmbedder("small_cnn", fine_tune="all", epochs=60, batch_size=8, pooling="max",
+                        random_state=0),
+            StandardScaler(), LogisticRegression(max_iter=3000),
+        )
+        report("small_cnn fine-tuned, batch 8, max pooling, 60 epochs max", S, model=tuned)
     if "vggish" in args.only:
         fixed("vggish, weights=None (AudioSet checkpoint unavailable)",
               CNNEmbedder("vggish", weights=None, random_state=0), vggish_logmel(waves))
@@ -201,7 +208,8 @@ def main():
     parser.add_argument("--birdnet-clips", type=int, default=64)
     parser.add_argument("--inception-size", type=int, default=150)
     parser.add_argument("--only", nargs="*", default=[
-        "birdnet", "small_cnn", "vggish", "inception_v3", "inception_resnet_v2"])
+        "birdnet", "small_cnn", "small_cnn_small_batches", "vggish", "inception_v3",
+        "inception_resnet_v2"])
     args = parser.parse_args()
     if args.what == "memory-child":
         memory_child(args.n)
