@@ -1,7 +1,7 @@
 """
-=============================================================
+==============================================================
 Relevance maps of a spectrogram CNN, and how faithful they are
-=============================================================
+==============================================================
 
 The AlexNet-like network of Becker et al. (2018), at a quarter of its width,
 learns the spoken digits of the bundled Free Spoken Digit sample from
