@@ -16,7 +16,6 @@ Speakers are kept apart between training and test.
 # Log-mel spectrograms of the FSDD sample
 # ---------------------------------------
 import matplotlib.pyplot as plt
-import numpy as np
 
 from sklearn_rbfm import AudioLoader, KerasCNNClassifier, SpectrogramTransformer
 from sklearn_rbfm.datasets import load_fsdd_sample

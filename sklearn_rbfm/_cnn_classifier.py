@@ -4,13 +4,13 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._keras import (
     KerasPickleMixin,
+    encode_targets,
     import_tensorflow,
     predict_batched,
     seed_from,
@@ -285,27 +285,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         input_shape = self._input_shape(X.shape[1])
-        encoder = LabelEncoder()
-        y_encoded = encoder.fit_transform(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                "Classifier can't train when only one class is present: "
-                f"y holds only {self.classes_[0]!r}. Pass samples of at least "
-                "two classes."
-            )
-        class_weight = self.class_weight
-        if isinstance(class_weight, dict):
-            unknown = set(class_weight) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(
-                    f"class_weight names classes {sorted(unknown)!r} that are not "
-                    f"in y; the classes are {self.classes_.tolist()!r}."
-                )
-            class_weight = {
-                int(np.searchsorted(self.classes_, label)): weight
-                for label, weight in class_weight.items()
-            }
+        self.classes_, y_encoded, class_weight = encode_targets(y, self.class_weight)
         tf = import_tensorflow()
         seed = seed_from(self.random_state)
         with seeded(seed):
@@ -317,7 +297,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 self.model_ = _alexnet(
                     tf, input_shape, len(self.classes_), self.width, self.dropout
                 )
-            history = train_classifier(
+            self.history_ = train_classifier(
                 self.model_,
                 X,
                 y_encoded,
@@ -333,9 +313,6 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 run_eagerly=self._few_steps(len(X)),
             )
         self.input_shape_ = input_shape
-        self.history_ = {
-            k: [float(v) for v in vals] for k, vals in history.history.items()
-        }
         return self
 
     def predict_proba(self, X):

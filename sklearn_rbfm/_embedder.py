@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -18,7 +17,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._keras import KerasPickleMixin, import_tensorflow, seed_from, seeded, train_classifier
+from ._keras import (
+    KerasPickleMixin,
+    encode_targets,
+    import_tensorflow,
+    seed_from,
+    seeded,
+    train_classifier,
+)
 
 _SPECTROGRAM_ARCHITECTURES = ("vggish", "inception_v3", "inception_resnet_v2", "small_cnn")
 _ARCHITECTURES = _SPECTROGRAM_ARCHITECTURES + ("birdnet",)
@@ -433,26 +439,15 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         check_classification_targets(y)
-        encoder = LabelEncoder()
-        y_encoded = encoder.fit_transform(y)
-        classes = encoder.classes_
-        if len(classes) < 2:
-            raise ValueError(
+        classes, y_encoded, class_weight = encode_targets(
+            y,
+            self.class_weight,
+            one_class_error=(
                 "Fine-tuning needs at least two classes, but y holds only one "
-                f"class ({classes[0]!r}); pass labelled clips of several classes "
-                "or set fine_tune=False."
-            )
-        class_weight = self.class_weight
-        if isinstance(class_weight, dict):
-            unknown = set(class_weight) - set(classes.tolist())
-            if unknown:
-                raise ValueError(
-                    f"class_weight names classes {sorted(unknown)!r} that are not "
-                    f"in y; the classes are {classes.tolist()!r}."
-                )
-            class_weight = {
-                int(np.searchsorted(classes, label)): w for label, w in class_weight.items()
-            }
+                "class ({label!r}); pass labelled clips of several classes or "
+                "set fine_tune=False."
+            ),
+        )
         tf = import_tensorflow()
         set_trainable(model, self.fine_tune, last_block)
         head = tf.keras.layers.Dense(len(classes), activation="softmax", name="head")
@@ -461,7 +456,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = 1e-3 if self.weights_path_ is None else 1e-4
-        history = train_classifier(
+        return train_classifier(
             classifier,
             units,
             np.repeat(y_encoded, per_clip),
@@ -475,7 +470,6 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             seed=seed,
             verbose=self.verbose,
         )
-        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
     def _units(self, clips):
         """Network inputs of a batch of clips, and how many belong to each clip."""

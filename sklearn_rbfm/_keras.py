@@ -118,6 +118,55 @@ def class_weight_dict(class_weight, y_encoded, n_classes):
     return {int(k): float(v) for k, v in class_weight.items()}
 
 
+_ONE_CLASS = (
+    "Classifier can't train when only one class is present: y holds only "
+    "{label!r}. Pass samples of at least two classes."
+)
+
+
+def encode_targets(y, class_weight, one_class_error=_ONE_CLASS):
+    """Encode class labels and map a label-keyed ``class_weight`` onto the codes.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class labels, already validated.
+
+    class_weight : 'balanced', dict or None
+        A dict is keyed by class label, as in scikit-learn.
+
+    one_class_error : str, default=a scikit-learn style message
+        Message of the ValueError raised when ``y`` holds one class; it is
+        formatted with ``label``.
+
+    Returns
+    -------
+    classes : ndarray
+        The sorted class labels (``classes_``).
+
+    y_encoded : ndarray of int
+        Index of each label in ``classes``.
+
+    class_weight : 'balanced', dict or None
+        ``class_weight`` with dict keys turned into class indices.
+    """
+    classes, y_encoded = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(one_class_error.format(label=classes[0]))
+    if isinstance(class_weight, dict):
+        unknown = set(class_weight) - set(classes.tolist())
+        if unknown:
+            raise ValueError(
+                f"class_weight names classes {sorted(unknown)!r} that are not "
+                f"in y; the classes are {classes.tolist()!r}."
+            )
+        class_weight = {
+            int(np.searchsorted(classes, label)): weight
+            for label, weight in class_weight.items()
+        }
+    return classes, y_encoded, class_weight
+
+
 def train_classifier(
     model,
     X,
@@ -144,7 +193,7 @@ def train_classifier(
     ``run_eagerly`` skips tracing the training step into a graph, which
     costs seconds per model and only pays off over many steps.
 
-    Returns the Keras ``History``.
+    Returns the per-epoch metrics (``loss``, ``val_loss``) as lists of floats.
     """
     tf = import_tensorflow()
     weights = class_weight_dict(class_weight, y_encoded, n_classes)
@@ -173,7 +222,7 @@ def train_classifier(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             )
         )
-    return model.fit(
+    history = model.fit(
         X,
         y_encoded,
         epochs=epochs,
@@ -184,6 +233,7 @@ def train_classifier(
         shuffle=True,
         verbose=verbose,
     )
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
 def predict_batched(model, X, batch_size):

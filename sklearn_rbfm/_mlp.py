@@ -5,13 +5,13 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._keras import (
     KerasPickleMixin,
+    encode_targets,
     import_tensorflow,
     seed_from,
     seeded,
@@ -179,31 +179,11 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 "hidden_layer_sizes must list at least one positive layer size, "
                 f"got {self.hidden_layer_sizes!r}."
             )
-        encoder = LabelEncoder()
-        y_encoded = encoder.fit_transform(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                "Classifier can't train when only one class is present: "
-                f"y holds only {self.classes_[0]!r}. Pass samples of at least "
-                "two classes."
-            )
-        class_weight = self.class_weight
-        if isinstance(class_weight, dict):
-            unknown = set(class_weight) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(
-                    f"class_weight names classes {sorted(unknown)!r} that are not "
-                    f"in y; the classes are {self.classes_.tolist()!r}."
-                )
-            class_weight = {
-                int(encoder.transform([label])[0]): weight
-                for label, weight in class_weight.items()
-            }
+        self.classes_, y_encoded, class_weight = encode_targets(y, self.class_weight)
         seed = seed_from(self.random_state)
         with seeded(seed):
             self.model_ = self._build(X.shape[1], len(self.classes_), sizes)
-            history = train_classifier(
+            self.history_ = train_classifier(
                 self.model_,
                 X,
                 y_encoded,
@@ -217,7 +197,6 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 seed=seed,
                 verbose=self.verbose,
             )
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return self
 
     def _build(self, n_features, n_classes, sizes):

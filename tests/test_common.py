@@ -1,11 +1,5 @@
 """scikit-learn's estimator checks on every public estimator, found automatically."""
 
-import pickle
-
-import joblib
-import numpy as np
-import pytest
-from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_rbfm.utils import all_estimators
