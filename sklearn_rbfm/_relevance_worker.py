@@ -14,6 +14,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ._relevance import ANALYZERS
+
 # Analyzers live in one TensorFlow graph, and building a new one gets slower
 # as that graph grows; beyond this many the graph is cleared, which bounds
 # both the build time and the worker's memory.
@@ -22,24 +24,9 @@ _CACHE = OrderedDict()
 
 # Methods whose analyzer graph reads the model's weight variables, so that
 # loading another model's weights into it gives that model's relevances
-# (checked against freshly built analyzers). integrated_gradients does not.
-REUSABLE = frozenset(
-    {
-        "deep_taylor",
-        "deep_taylor.bounded",
-        "lrp.z",
-        "lrp.z_plus",
-        "lrp.epsilon",
-        "lrp.w_square",
-        "lrp.flat",
-        "lrp.alpha_1_beta_0",
-        "lrp.alpha_2_beta_1",
-        "gradient",
-        "input_t_gradient",
-        "guided_backprop",
-        "deconvnet",
-    }
-)
+# (checked against freshly built analyzers). integrated_gradients and
+# smoothgrad were not confirmed to, so they get a fresh analyzer per model.
+REUSABLE = frozenset(ANALYZERS) - {"integrated_gradients", "smoothgrad"}
 
 
 def initialize():
