@@ -156,7 +156,7 @@ def test_compare_orca_errors(orca):
     with pytest.raises(ValueError, match="subset must be 'train', 'devel' or 'test'"):
         load_compare_orca(orca, "valid")
     (orca / "lab" / "devel.csv").write_text("file_name,label\ndevel_0001.wav,whale\n")
-    with pytest.raises(ValueError, match=r"devel.csv, row 1 \(devel_0001.wav\): label 'whale'"):
+    with pytest.raises(ValueError, match=r"devel.csv, line 2 \(devel_0001.wav\): label 'whale'"):
         load_compare_orca(orca, "devel")
     (orca / "wav" / "train_0002.wav").unlink()
     with pytest.raises(FileNotFoundError, match="train_0002.wav: listed in .*train.csv"):

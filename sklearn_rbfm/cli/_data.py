@@ -92,28 +92,30 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
         group_values = getattr(bunch, "groups", None)
         source = csv_path if os.path.isfile(csv_path) else "class folders"
         if (dev_split or groups) and os.path.isfile(csv_path):
-            import pandas as pd
+            from ..datasets._base import _check_filled, _read_csv
 
-            frame = pd.read_csv(csv_path)
-            for column in (dev_split, groups):
-                if column and column not in frame.columns:
-                    raise CommandError(
-                        f"{csv_path!r} has no column {column!r}; its columns "
-                        f"are {list(frame.columns)}.")
-            if len(frame) != len(filenames):
+            columns = [c for c in (dev_split, groups) if c]
+            try:
+                rows = _read_csv(csv_path, columns)
+                _check_filled(csv_path, rows, columns)
+            except ValueError as exc:
                 raise CommandError(
-                    f"{csv_path!r} has {len(frame)} rows but {len(filenames)} "
+                    f"--dev-split / --groups: {exc}") from exc
+            if len(rows) != len(filenames):
+                raise CommandError(
+                    f"{csv_path!r} has {len(rows)} rows but {len(filenames)} "
                     "clips were loaded from it.")
             if dev_split:
-                roles = frame[dev_split].astype(str).str.lower().replace(
-                    {"dev": "devel", "development": "devel"}).to_numpy()
+                aliases = {"dev": "devel", "development": "devel"}
+                roles = np.asarray([aliases.get(v, v) for v in
+                                    (row[dev_split].lower() for _, row in rows)])
                 unknown = sorted(set(roles) - set(SUBSETS))
                 if unknown:
                     raise CommandError(
                         f"column {dev_split!r} of {csv_path!r} holds {unknown}; "
                         "each clip's role must be train, devel or test.")
             if groups:
-                group_values = frame[groups].astype(str).to_numpy()
+                group_values = np.asarray([row[groups] for _, row in rows])
         elif dev_split or groups:
             raise CommandError(
                 "--dev-split and --groups name columns of a label CSV, but "
@@ -137,44 +139,34 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
     }
 
 
-def check_dataset(data, *, n_folds):
+# fit_dev_split's development part is one of 4 stratified folds (25%)
+DEV_FOLDS = 4
+
+
+def check_dataset(data, *, n_folds, n_jobs=None):
     """Refuse data the experiment cannot use, naming the problem and the fix.
 
-    Checks that every file exists and is readable audio, that there are
-    exactly two classes, and that each class (and group) can fill every fold
-    or role.
+    Decodes every file once as :class:`~sklearn_rbfm.AudioLoader` will (a
+    missing, empty, truncated or non-finite file is named here, not later),
+    and checks that there are exactly two classes and that each class (and
+    group) can fill every role, or every outer fold together with its inner
+    fit/development split.
 
     Returns
     -------
     durations : ndarray of float
         Length in seconds of each file.
     """
-    import soundfile as sf
+    from ..datasets._checks import check_audio_files, check_nested_cv
 
-    missing, unreadable, durations = [], [], []
-    for i, path in enumerate(data["filenames"]):
-        if not os.path.isfile(path):
-            missing.append(path)
-            durations.append(np.nan)
-            continue
-        try:
-            info = sf.info(path)
-            if info.frames == 0:
-                raise RuntimeError("0 samples")
-            durations.append(info.duration)
-        except Exception as exc:  # soundfile raises several types
-            unreadable.append(f"{path} ({exc})")
-            durations.append(np.nan)
-    if missing:
+    try:
+        durations = check_audio_files(data["filenames"], n_jobs=n_jobs)
+    except FileNotFoundError as exc:
         raise CommandError(
-            f"{len(missing)} audio file(s) named in the labels do not exist, "
-            f"e.g. {missing[:3]}; fix the paths (relative to DATA_DIR) or "
-            "remove those rows.")
-    if unreadable:
-        raise CommandError(
-            f"{len(unreadable)} file(s) are not readable audio, e.g. "
-            f"{unreadable[:3]}; replace or remove them.")
-    classes, counts = np.unique(data["y"], return_counts=True)
+            f"{exc} The paths are relative to DATA_DIR.") from exc
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    classes = np.unique(data["y"])
     if len(classes) < 2:
         raise CommandError(
             f"the labels hold a single class ({classes.tolist()}); the "
@@ -193,16 +185,10 @@ def check_dataset(data, *, n_folds):
                     f"the {role!r} part has {len(in_role)} clips and classes "
                     f"{sorted(set(in_role))}; every part needs both classes.")
     else:
-        need = n_folds * 2  # each outer fold also splits off a development part
-        if counts.min() < need:
+        try:
+            check_nested_cv(data["y"], data["groups"], n_folds=n_folds,
+                            inner_folds=DEV_FOLDS)
+        except ValueError as exc:
             raise CommandError(
-                f"class {classes[counts.argmin()]!r} has {counts.min()} clips, "
-                f"fewer than the {need} that --cv {n_folds} needs (two per "
-                "fold); lower --cv or add clips.")
-        if data["groups"] is not None:
-            n_groups = len(set(data["groups"]))
-            if n_groups < n_folds + 1:
-                raise CommandError(
-                    f"there are {n_groups} groups, too few for --cv {n_folds} "
-                    "plus a development part; lower --cv.")
-    return np.asarray(durations)
+                f"--cv {n_folds}: {exc} Lower --cv or add clips.") from exc
+    return durations

@@ -1,6 +1,7 @@
 """Loaders that list audio files with their labels and groups (no decoding)."""
 
 import csv
+import io
 import json
 import os
 import re
@@ -35,24 +36,82 @@ def _bunch(filenames, labels, groups, descr, target_names=None, **extra):
 
 
 def _read_csv(path, required):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        missing = [c for c in required if c not in columns]
-        if missing:
+    """Rows of a label CSV as ``(line, row)``, cells stripped of spaces.
+
+    A UTF-8 byte-order mark (as spreadsheet programs write) is accepted; any
+    other encoding is refused rather than guessed, since a wrong guess turns
+    accented labels into other, silently distinct classes.
+    """
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte {raw[exc.start]:#04x} on line "
+            f"{line}); save the label file as UTF-8 (e.g. Latin-1 files: "
+            "iconv -f latin1 -t utf-8)."
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = [c.strip() for c in reader.fieldnames or []]
+    reader.fieldnames = columns
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ValueError(
+            f"{path}: needs the columns {', '.join(required)}; missing "
+            f"{', '.join(missing)} (found: {', '.join(columns) or 'none'})."
+        )
+    rows = []
+    for row in reader:
+        short = [c for c in columns if row.get(c) is None]
+        if short:
             raise ValueError(
-                f"{path}: needs the columns {', '.join(required)}; missing "
-                f"{', '.join(missing)} (found: {', '.join(columns) or 'none'})."
+                f"{path}, line {reader.line_num}: {len(columns) - len(short)} "
+                f"cells for {len(columns)} columns; no {', '.join(short)}."
             )
-        rows = list(reader)
+        rows.append((reader.line_num, {c: row[c].strip() for c in columns}))
     if not rows:
         raise ValueError(f"{path}: no rows below the header.")
     return rows
 
 
+def _check_filled(path, rows, columns):
+    """Refuse empty cells: an empty label would become a class of its own."""
+    for line, row in rows:
+        for column in columns:
+            if not row[column]:
+                raise ValueError(
+                    f"{path}, line {line}: empty {column!r} cell; fill it in "
+                    "or remove the row."
+                )
+
+
 def _check_exists(path, origin):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: listed in {origin} but not found.")
+
+
+def _check_unique(filenames, labels, where, origin, fix="remove one of the rows"):
+    """Refuse the same audio file listed twice (path, link or ``./`` alias).
+
+    Listed twice, a file can land on both sides of a split (an optimistic
+    score); with two labels it contradicts itself. Dropping one copy would
+    pick a label or a row for the user, so both are errors.
+    """
+    seen = {}
+    for i, name in enumerate(filenames):
+        st = os.stat(name)
+        first = seen.setdefault((st.st_dev, st.st_ino), i)
+        if first != i:
+            labelled = (
+                f"labels {labels[first]!r} and {labels[i]!r}"
+                if labels[first] != labels[i]
+                else f"label {labels[i]!r} both times"
+            )
+            raise ValueError(
+                f"{origin}: {where[first]} and {where[i]} are the same audio "
+                f"file ({labelled}); each file may appear once: {fix}."
+            )
 
 
 def load_audio_folder(root, labels="labels.csv"):
@@ -101,21 +160,24 @@ def load_audio_folder(root, labels="labels.csv"):
     csv_path = None if labels is None else root / labels
     if csv_path is not None and csv_path.is_file():
         rows = _read_csv(csv_path, ("path", "label"))
-        group_column = next((c for c in ("speaker", "group") if c in rows[0]), None)
-        filenames = [str(root / row["path"]) for row in rows]
+        group_column = next((c for c in ("speaker", "group") if c in rows[0][1]), None)
+        _check_filled(csv_path, rows, ("path", "label") + ((group_column,) if group_column else ()))
+        filenames = [str(root / row["path"]) for _, row in rows]
         for f in filenames:
             _check_exists(f, csv_path)
+        labels_ = [row["label"] for _, row in rows]
+        where = [f"line {line} ({row['path']})" for line, row in rows]
+        _check_unique(filenames, labels_, where, csv_path)
         groups = (
-            [row[group_column] for row in rows]
+            [row[group_column] for _, row in rows]
             if group_column
             else np.arange(len(rows))
         )
-        return _bunch(
-            filenames,
-            [row["label"] for row in rows],
-            groups,
-            f"Audio files listed in {csv_path}.",
-        )
+        return _bunch(filenames, labels_, groups, f"Audio files listed in {csv_path}.")
+    if csv_path is not None and labels != "labels.csv":
+        # only the default name may be absent: a named label file that is
+        # missing must not fall back to the sub-folder layout unnoticed
+        raise FileNotFoundError(f"{csv_path}: no such label file.")
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     filenames, labels_ = [], []
     for folder in classes:
@@ -130,6 +192,13 @@ def load_audio_folder(root, labels="labels.csv"):
             f"({', '.join(AUDIO_EXTENSIONS)}). Give a CSV with path,label "
             "columns, or one sub-folder per class."
         )
+    _check_unique(
+        filenames,
+        labels_,
+        [os.path.relpath(f, root) for f in filenames],
+        root,
+        "keep one copy (a link counts as a copy)",
+    )
     return _bunch(
         filenames,
         labels_,
@@ -254,8 +323,8 @@ def load_compare_orca(root, subset="train", *, split_channels=False):
     elif shared.is_file():
         csv_path = shared
         rows = [
-            row
-            for row in _read_csv(shared, ("file_name", "label"))
+            (line, row)
+            for line, row in _read_csv(shared, ("file_name", "label"))
             if row["file_name"].startswith(f"{subset}_")
         ]
     else:
@@ -265,19 +334,22 @@ def load_compare_orca(root, subset="train", *, split_channels=False):
         )
     if not rows:
         raise ValueError(f"{csv_path}: no files of subset {subset!r}.")
+    _check_filled(csv_path, rows, ("file_name",))
     filenames, target = [], []
     codes = {"noise": 0, "orca": 1, "?": -1}
-    for i, row in enumerate(rows):
-        label = row["label"].strip().lower()
+    for line, row in rows:
+        label = row["label"].lower()
         if label not in codes:
             raise ValueError(
-                f"{csv_path}, row {i + 1} ({row['file_name']}): label "
-                f"{row['label']!r} is none of 'orca', 'noise', '?'."
+                f"{csv_path}, line {line} ({row['file_name']}): "
+                f"label {row['label']!r} is none of 'orca', 'noise', '?'."
             )
         path = str(root / "wav" / row["file_name"])
         _check_exists(path, csv_path)
         filenames.append(path)
         target.append(codes[label])
+    where = [f"line {line} ({row['file_name']})" for line, row in rows]
+    _check_unique(filenames, [row["label"] for _, row in rows], where, csv_path)
     groups = np.arange(len(filenames))
     extra = {}
     if split_channels:
@@ -383,6 +455,13 @@ def load_audiomnist(root, target="digit"):
         speakers.append(int(match.group(2)))
     if not filenames:
         raise ValueError(f"{data_dir}: no .wav files in its speaker folders.")
+    _check_unique(
+        filenames,
+        digits,
+        [os.path.relpath(f, data_dir) for f in filenames],
+        data_dir,
+        "keep one copy (a link counts as a copy)",
+    )
     descr = f"AudioMNIST from {root}: {len(filenames)} recordings, " \
             f"{len(set(speakers))} speakers, target={target!r}."
     if target == "digit":
@@ -398,11 +477,26 @@ def load_audiomnist(root, target="digit"):
             f"target='sex' needs AudioMNIST's speaker metadata; put "
             f"audioMNIST_meta.txt in {data_dir} or {root}."
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{meta_path}: not UTF-8 JSON ({exc}); AudioMNIST's metadata is a "
+            "JSON object keyed by speaker id."
+        ) from None
+    if not isinstance(meta, dict):
+        raise ValueError(
+            f"{meta_path}: holds a JSON {type(meta).__name__}; AudioMNIST's "
+            "metadata is a JSON object keyed by speaker id."
+        )
     sexes = []
     for path, speaker in zip(filenames, speakers):
         entry = meta.get(f"{speaker:02d}", meta.get(str(speaker)))
-        sex = str(entry.get("gender", "")).strip().lower() if entry else ""
+        sex = (
+            str(entry.get("gender", "")).strip().lower()
+            if isinstance(entry, dict)
+            else ""
+        )
         if sex not in ("female", "male"):
             raise ValueError(
                 f"{meta_path}: speaker {speaker:02d} (of {path}) has no "
