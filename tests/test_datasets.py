@@ -212,3 +212,120 @@ def test_audiomnist_errors(audiomnist, tmp_path):
     _write(audiomnist / "data" / "01" / "stray.wav")
     with pytest.raises(ValueError, match="stray.wav: not an AudioMNIST file name"):
         load_audiomnist(audiomnist)
+
+
+def _csv_task(tmp_path, text, encoding="utf-8", names=("a.wav", "b.wav", "c.wav")):
+    for i, name in enumerate(names):
+        _write(tmp_path / name, seed=i)
+    (tmp_path / "labels.csv").write_bytes(text.encode(encoding))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("path,label\na.wav,dog\nb.wav,\nc.wav,cat\n", r"labels.csv, line 3: empty 'label' cell"),
+        ("path,label\na.wav,dog\nb.wav,  \nc.wav,cat\n", r"labels.csv, line 3: empty 'label' cell"),
+        ("path,label\na.wav,dog\n,cat\n", r"labels.csv, line 3: empty 'path' cell"),
+        ("path,label,speaker\na.wav,dog,x\nb.wav,cat,\n", r"labels.csv, line 3: empty 'speaker' cell"),
+        ("path,label,speaker\na.wav,dog,x\nb.wav,cat\n", r"labels.csv, line 3: 2 cells for 3 columns; no speaker"),
+    ],
+)
+def test_audio_folder_refuses_empty_cells(tmp_path, text, message):
+    _csv_task(tmp_path, text)
+    with pytest.raises(ValueError, match=message):
+        load_audio_folder(tmp_path)
+
+
+def test_audio_folder_strips_cells(tmp_path):
+    _csv_task(tmp_path, "path , label\n a.wav ,dog\nb.wav, dog \nc.wav,cat\n")
+    data = load_audio_folder(tmp_path)
+    assert data.target_names.tolist() == ["cat", "dog"]
+    assert data.target.tolist() == [1, 1, 0]
+
+
+def test_audio_folder_reads_a_byte_order_mark(tmp_path):
+    _csv_task(tmp_path, "path,label,speaker\na.wav,dög,x\nb.wav,cat,y\n", "utf-8-sig")
+    assert (tmp_path / "labels.csv").read_bytes()[:3] == b"\xef\xbb\xbf"
+    data = load_audio_folder(tmp_path)
+    assert data.target_names.tolist() == ["cat", "dög"]
+    assert data.groups.tolist() == ["x", "y"]
+
+
+def test_audio_folder_refuses_latin1(tmp_path):
+    _csv_task(tmp_path, "path,label\na.wav,dog\nb.wav,café\n", "latin-1")
+    with pytest.raises(ValueError, match=r"labels.csv: not UTF-8 text \(byte 0xe9 on line 3\); save the label file as UTF-8"):
+        load_audio_folder(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "second, label, message",
+    [
+        ("a.wav", "cat", r"line 2 \(a.wav\) and line 4 \(a.wav\) are the same audio file \(labels 'dog' and 'cat'\)"),
+        ("./sub/../a.wav", "cat", r"line 2 \(a.wav\) and line 4 \(./sub/../a.wav\) are the same audio file \(labels 'dog' and 'cat'\)"),
+        ("link.wav", "dog", r"line 2 \(a.wav\) and line 4 \(link.wav\) are the same audio file \(label 'dog' both times\)"),
+    ],
+)
+def test_audio_folder_refuses_a_file_listed_twice(tmp_path, second, label, message):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.wav").symlink_to(_csv_task(tmp_path, "") / "a.wav")
+    (tmp_path / "labels.csv").write_text(f"path,label\na.wav,dog\nb.wav,cat\n{second},{label}\n")
+    with pytest.raises(ValueError, match=r"labels.csv: " + message + ".*remove one of the rows"):
+        load_audio_folder(tmp_path)
+
+
+def test_audio_folder_refuses_one_file_in_two_class_folders(tmp_path):
+    _write(tmp_path / "dog" / "a.wav")
+    _write(tmp_path / "dog" / "b.wav", seed=1)
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "a.wav").symlink_to(tmp_path / "dog" / "a.wav")
+    with pytest.raises(ValueError, match=r"cat/a.wav and dog/a.wav are the same audio file \(labels 'cat' and 'dog'\)"):
+        load_audio_folder(tmp_path)
+
+
+def test_audio_folder_named_label_file_must_exist(tmp_path):
+    _write(tmp_path / "dog" / "a.wav")
+    _write(tmp_path / "cat" / "b.wav")
+    assert load_audio_folder(tmp_path).target_names.tolist() == ["cat", "dog"]
+    with pytest.raises(FileNotFoundError, match=r"meta.csv: no such label file"):
+        load_audio_folder(tmp_path, labels="meta.csv")
+
+
+def test_compare_orca_label_file_traps(orca):
+    lab = orca / "lab" / "devel.csv"
+    lab.write_bytes("file_name,label\ndevel_0001.wav,noise\ndevel_0002.wav,orca\n".encode("utf-8-sig"))
+    assert load_compare_orca(orca, "devel").target.tolist() == [0, 1]
+    lab.write_text("file_name,label\ndevel_0001.wav,noise\ndevel_0001.wav,orca\n")
+    with pytest.raises(ValueError, match=r"devel.csv: line 2 \(devel_0001.wav\) and line 3 \(devel_0001.wav\) are the same audio file \(labels 'noise' and 'orca'\)"):
+        load_compare_orca(orca, "devel")
+    lab.write_text("file_name,label\n,noise\n")
+    with pytest.raises(ValueError, match=r"devel.csv, line 2: empty 'file_name' cell"):
+        load_compare_orca(orca, "devel")
+    lab.write_text("file_name,label\ndevel_0001.wav,\n")
+    with pytest.raises(ValueError, match=r"devel.csv, line 2 \(devel_0001.wav\): label '' is none of"):
+        load_compare_orca(orca, "devel")
+    lab.write_bytes("file_name,label\ndevel_0001.wav,orca\n# r\xe9sum\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"devel.csv: not UTF-8 text \(byte 0xe9 on line 3\)"):
+        load_compare_orca(orca, "devel")
+
+
+def test_audiomnist_metadata_traps(audiomnist):
+    meta_path = audiomnist / "data" / "audioMNIST_meta.txt"
+    meta = {s: {"gender": g} for s, g in (("01", "male"), ("02", "female"), ("12", "male"))}
+    meta_path.write_bytes(json.dumps(meta).encode("utf-8-sig"))
+    assert sorted(set(load_audiomnist(audiomnist, target="sex").target.tolist())) == [0, 1]
+    for content, message in [
+        (b'{"01": {"gender": "male"},}', r"audioMNIST_meta.txt: not UTF-8 JSON \(Expecting property name"),
+        ('{"01": {"origin": "K\xf6ln"}}'.encode("latin-1"), r"audioMNIST_meta.txt: not UTF-8 JSON \('utf-8' codec can't decode byte 0xf6"),
+        (b'["01", "02"]', r"audioMNIST_meta.txt: holds a JSON list"),
+        (b'{"01": "male", "02": "female", "12": "male"}', r"speaker 01 \(of .*0_01_0.wav\) has no 'gender'"),
+    ]:
+        meta_path.write_bytes(content)
+        with pytest.raises(ValueError, match=message):
+            load_audiomnist(audiomnist, target="sex")
+
+
+def test_audiomnist_refuses_a_linked_copy(audiomnist):
+    (audiomnist / "data" / "02" / "7_02_5.wav").symlink_to(audiomnist / "data" / "02" / "7_02_0.wav")
+    with pytest.raises(ValueError, match=r"02/7_02_0.wav and 02/7_02_5.wav are the same audio file \(label '7' both times\)"):
+        load_audiomnist(audiomnist)
