@@ -143,7 +143,7 @@ def check_nested_cv(y, groups=None, *, n_folds, inner_folds):
         need = _needed(n_folds, 2)
         if n_groups < need:
             raise ValueError(
-                f"there are {n_groups} groups, too few for {n_folds} outer "
+                f"the data holds {n_groups} group(s), too few for {n_folds} outer "
                 f"folds and an inner fit/development split: at least {need} "
                 "are needed (each outer training part must keep two)."
             )
@@ -151,7 +151,7 @@ def check_nested_cv(y, groups=None, *, n_folds, inner_folds):
             g = len(np.unique(groups[y == name]))
             if g < need:
                 raise ValueError(
-                    f"class {name!r} occurs in {g} groups, too few for "
+                    f"class {name!r} occurs in {g} group(s), too few for "
                     f"{n_folds} outer folds and an inner fit/development "
                     f"split: each class needs at least {need} groups (one per "
                     "outer test fold, two in every outer training part)."
