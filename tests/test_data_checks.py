@@ -117,7 +117,7 @@ def test_nested_cv_with_groups():
 def test_experiment_refuses_five_clips_per_class_with_two_folds(fsdd, tmp_path):
     root = _copy(fsdd, tmp_path / "task", 5, speaker=False)
     data = load_dataset(str(root))
-    with pytest.raises(CommandError, match=r"--cv 2: class '0' has 5 clips, too few for 2 outer folds and an inner split in 4: each class needs at least 8 .* Lower --cv or add clips"):
+    with pytest.raises(CommandError, match=r"--cv 2: class '0' has 5 clips, too few for 2 outer folds and an inner split in 4: each class needs at least 8 .* Lower --cv or add data"):
         check_dataset(data, n_folds=2)
     durations = check_dataset(data, n_folds=5)
     expected = [sf.info(f).duration for f in data["filenames"]]

@@ -96,7 +96,12 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
 
             columns = [c for c in (dev_split, groups) if c]
             try:
-                rows = _read_csv(csv_path, columns)
+                rows = _read_csv(csv_path, ())
+                for column in columns:
+                    if column not in rows[0][1]:
+                        raise CommandError(
+                            f"{csv_path!r} has no column {column!r}; its "
+                            f"columns are {list(rows[0][1])}.")
                 _check_filled(csv_path, rows, columns)
             except ValueError as exc:
                 raise CommandError(
@@ -190,5 +195,5 @@ def check_dataset(data, *, n_folds, n_jobs=None):
                             inner_folds=DEV_FOLDS)
         except ValueError as exc:
             raise CommandError(
-                f"--cv {n_folds}: {exc} Lower --cv or add clips.") from exc
+                f"--cv {n_folds}: {exc} Lower --cv or add data.") from exc
     return durations
