@@ -94,18 +94,18 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
         if (dev_split or groups) and os.path.isfile(csv_path):
             from ..datasets._base import _check_filled, _read_csv
 
+            # the reader load_audio_folder used: same rows, same cleaning
+            rows = _read_csv(csv_path, ())
             columns = [c for c in (dev_split, groups) if c]
+            for column in columns:
+                if column not in rows[0][1]:
+                    raise CommandError(
+                        f"{csv_path!r} has no column {column!r}; its columns "
+                        f"are {list(rows[0][1])}.")
             try:
-                rows = _read_csv(csv_path, ())
-                for column in columns:
-                    if column not in rows[0][1]:
-                        raise CommandError(
-                            f"{csv_path!r} has no column {column!r}; its "
-                            f"columns are {list(rows[0][1])}.")
                 _check_filled(csv_path, rows, columns)
             except ValueError as exc:
-                raise CommandError(
-                    f"--dev-split / --groups: {exc}") from exc
+                raise CommandError(f"--dev-split / --groups: {exc}") from exc
             if len(rows) != len(filenames):
                 raise CommandError(
                     f"{csv_path!r} has {len(rows)} rows but {len(filenames)} "

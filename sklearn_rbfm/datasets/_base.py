@@ -122,13 +122,20 @@ def load_audio_folder(root, labels="labels.csv"):
     fills ``groups``), the CSV decides. Without it, every sub-folder of
     ``root`` is a class and holds that class's audio files.
 
+    The CSV must be UTF-8 (a byte-order mark is fine); spaces around cells
+    are dropped. An empty path, label or group cell, or one audio file
+    listed twice (under any path or link, with any labels), is an error
+    naming the lines: it would make a class ``''`` or put one clip on both
+    sides of a split.
+
     Parameters
     ----------
     root : str or path-like
         The dataset folder.
     labels : str, path-like or None, default='labels.csv'
         The label CSV, relative to ``root`` or absolute. None ignores any CSV
-        and reads the sub-folder layout.
+        and reads the sub-folder layout, as does the default name when no
+        such file exists; any other name must exist.
 
     Returns
     -------
@@ -160,8 +167,11 @@ def load_audio_folder(root, labels="labels.csv"):
     csv_path = None if labels is None else root / labels
     if csv_path is not None and csv_path.is_file():
         rows = _read_csv(csv_path, ("path", "label"))
-        group_column = next((c for c in ("speaker", "group") if c in rows[0][1]), None)
-        _check_filled(csv_path, rows, ("path", "label") + ((group_column,) if group_column else ()))
+        group_column = next(
+            (c for c in ("speaker", "group") if c in rows[0][1]), None
+        )
+        required = ("path", "label") + ((group_column,) if group_column else ())
+        _check_filled(csv_path, rows, required)
         filenames = [str(root / row["path"]) for _, row in rows]
         for f in filenames:
             _check_exists(f, csv_path)
@@ -173,8 +183,9 @@ def load_audio_folder(root, labels="labels.csv"):
             if group_column
             else np.arange(len(rows))
         )
-        return _bunch(filenames, labels_, groups, f"Audio files listed in {csv_path}.")
-    if csv_path is not None and labels != "labels.csv":
+        descr = f"Audio files listed in {csv_path}."
+        return _bunch(filenames, labels_, groups, descr)
+    if csv_path is not None and os.fspath(labels) != "labels.csv":
         # only the default name may be absent: a named label file that is
         # missing must not fall back to the sub-folder layout unnoticed
         raise FileNotFoundError(f"{csv_path}: no such label file.")
