@@ -31,8 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from sklearn_rbfm import AudioLoader, CNNEmbedder, SpectrogramTransformer
-from sklearn_rbfm.cli import detect
-from sklearn_rbfm.cli._detect import iter_windows
+from sklearn_rbfm.detection import detect, iter_windows
 from sklearn_rbfm.datasets import load_fsdd_sample
 
 REC_SR = 16000
