@@ -19,6 +19,7 @@ import glob
 import hashlib
 import json
 import os
+import pickle
 import queue
 import tempfile
 import threading
@@ -572,8 +573,26 @@ def recording_key(path):
     return f"{stem}-{digest}"
 
 
+# The last model unpickled in this process (key, model): a worker scoring many
+# recordings of one run unpickles the model once, not once per recording.
+_LAST_MODEL = [None, None]
+_LAST_MODEL_LOCK = threading.Lock()
+
+
+def _model_of(blob, key):
+    # under the lock, so that threads of one worker never get another run's model
+    with _LAST_MODEL_LOCK:
+        if _LAST_MODEL[0] != key:
+            _LAST_MODEL[:] = [None, None]  # free the previous model first
+            _LAST_MODEL[:] = [key, pickle.loads(blob)]
+        return _LAST_MODEL[1]
+
+
 def _detect_one(model, path, parts_dir, fingerprint, resume, kwargs):
-    """Detect in one recording; its result is saved in ``parts_dir`` (atomically)."""
+    """Detect in one recording; its result is saved in ``parts_dir`` (atomically).
+
+    ``model`` is the estimator, or ``(pickled bytes, key)`` for a worker.
+    """
     done = None
     if parts_dir is not None:
         done = os.path.join(parts_dir, recording_key(path) + ".json")
@@ -583,6 +602,8 @@ def _detect_one(model, path, parts_dir, fingerprint, resume, kwargs):
             if saved.get("fingerprint") == fingerprint:
                 saved["resumed"] = True
                 return saved
+    if isinstance(model, tuple):
+        model = _model_of(*model)
     try:
         events, info = detect(model, path, return_scores=True, **kwargs)
     except (OSError, ValueError) as exc:
@@ -656,7 +677,7 @@ def detect_recordings(model, recordings, *, sr, window, hop=None, threshold=0.5,
     >>> [len(r["events"]) if "events" in r else r["error"] for r in results]
     [1, 1, 'missing.wav: no such audio file.']
     """
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
 
     _check_geometry(sr, window, hop)
     kwargs = dict(sr=sr, window=window, hop=hop, threshold=threshold,
@@ -677,7 +698,12 @@ def detect_recordings(model, recordings, *, sr, window, hop=None, threshold=0.5,
         bar = tqdm(total=round(total / 3600, 3), unit="h", desc="audio",
                    bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} h "
                    "[{elapsed}<{remaining}] {postfix}")
-    jobs = (delayed(_detect_one)(model, path, parts_dir, fingerprint, resume,
+    shipped = model
+    if effective_n_jobs(n_jobs) != 1:
+        # pickled once here, unpickled once per worker (not once per task)
+        blob = pickle.dumps(model, protocol=5)
+        shipped = (blob, hashlib.sha1(blob).hexdigest())
+    jobs = (delayed(_detect_one)(shipped, path, parts_dir, fingerprint, resume,
                                  kwargs) for path in recordings)
     results = []
     try:
