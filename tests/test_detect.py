@@ -171,6 +171,15 @@ def test_front_end_reaches_inside_feature_union_branches(detector):
     assert rest.steps == ["featureunion/cnn/_heavy",
                           "featureunion/cnn/standardscaler", "logisticregression"]
     np.testing.assert_allclose(rest(front(X)), model.predict_proba(X), rtol=1e-12)
+    # a union of light branches runs ahead whole, followed by light steps
+    light = make_pipeline(FeatureUnion([("a", make_pipeline(spectrogram, StandardScaler())),
+                                        ("b", FunctionTransformer(np.abs))]),
+                          StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    front, rest = split_front_end(light)
+    assert front.steps == ["featureunion/a/spectrogramtransformer",
+                           "featureunion/a/standardscaler", "featureunion/b",
+                           "standardscaler"]
+    np.testing.assert_allclose(rest(front(X)), light.predict_proba(X), rtol=1e-12)
 
 
 def test_merge_events_rules():
@@ -191,7 +200,10 @@ def test_cli_csv_and_raven(model_file, recording, tmp_path, capsys):
     assert len(rows) == len(planted)
     assert [r["file"] for r in rows] == [path] * len(planted)
     assert float(rows[0]["start_s"]) <= planted[0][0] <= float(rows[0]["end_s"])
-    assert "real time" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "real time" in captured.out
+    # the progress bar counts hours of audio and recordings
+    assert "0.02/0.02 h" in captured.err and "1/1 recordings" in captured.err
 
     raven = tmp_path / "events.selections.txt"
     assert main(["detect", model_file, path, "--hop", "0.25", "--format", "raven",
