@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import warnings
 
 import joblib
@@ -489,3 +490,23 @@ def test_dask_backend_gives_the_same_events(detector, recording, tmp_path):
     assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
     assert [r["events"] for r in got] == [r["events"] for r in expected]
     assert len(got[0]["events"]) == 6
+
+
+def test_resume_after_fixing_a_bad_recording(model_file, tmp_path, capsys):
+    good = _write_wav(tmp_path / "good.wav", 3)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not yet audio")
+    out = str(tmp_path / "d.csv")
+    args = ["detect", model_file, good, str(bad), "--out", out, "--no-progress"]
+    assert main(args) == 1
+    capsys.readouterr()
+    _write_wav(bad, 2)
+    assert main(args + ["--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "good.wav: 0 events in 3.0 s of audio (5 windows, resumed)" in printed
+    # the fixed recording is scored now
+    assert re.search(r"bad.wav: 0 events in 2.0 s of audio \(3 windows, "
+                     r"[\d.]+x real time\)", printed)
+    record = json.loads(open(out + ".run.json").read())
+    assert [r["duration_s"] for r in record["recordings"]] == [3.0, 2.0]
+    assert record["failed"] == [] and not os.path.exists(out + ".parts")
