@@ -510,3 +510,18 @@ def test_resume_after_fixing_a_bad_recording(model_file, tmp_path, capsys):
     record = json.loads(open(out + ".run.json").read())
     assert [r["duration_s"] for r in record["recordings"]] == [3.0, 2.0]
     assert record["failed"] == [] and not os.path.exists(out + ".parts")
+
+
+def test_front_end_of_an_experiment_model_reaches_its_spectrograms():
+    """The FeatureUnion of extractors that 'rbfm experiment --save-model' writes."""
+    from sklearn.pipeline import Pipeline
+
+    from sklearn_rbfm.cli._extractors import make_extractor
+
+    extractors = [(name, make_extractor(name, sr=SR, n_samples=SR, playback_rate=1,
+                                        seed=0)) for name in ("small_cnn", "birdnet")]
+    model = Pipeline([("embeddings", FeatureUnion(extractors)),
+                      ("fusion", LogisticRegression())])
+    front, rest = split_front_end(model)
+    assert front.steps == ["embeddings/small_cnn/spectrogram"]
+    assert rest.steps == ["embeddings/small_cnn/embedder", "embeddings/birdnet", "fusion"]
