@@ -24,7 +24,6 @@ import queue
 import tempfile
 import threading
 import time
-from numbers import Integral
 
 import numpy as np
 
