@@ -11,7 +11,10 @@ benchmarks: one long event covering two calls finds both.
 import csv
 import os
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .datasets._annotations import check_within, match_recordings
 
@@ -121,6 +124,14 @@ def _scores(tp, n_detected, found, n_annotations, hours):
     }
 
 
+_CHECKS = {
+    "annotations": [list],
+    "durations": [dict],
+    "min_overlap": [Interval(Real, 0, None, closed="left")],
+}
+
+
+@validate_params(dict(_CHECKS, detections=[dict]), prefer_skip_nested_validation=True)
 def evaluate_detections(detections, annotations, *, durations, min_overlap=0.0):
     """Event precision, recall, F1 and false positives per hour, per recording and overall.
 
@@ -150,7 +161,7 @@ def evaluate_detections(detections, annotations, *, durations, min_overlap=0.0):
     ------
     ValueError
         If an annotation ends after its recording (naming its table and
-        line), or ``min_overlap`` is negative.
+        line).
 
     Examples
     --------
@@ -165,8 +176,6 @@ def evaluate_detections(detections, annotations, *, durations, min_overlap=0.0):
     >>> o["precision"], o["recall"], o["false_positives_per_hour"]
     (0.5, 0.5, 1.0)
     """
-    if min_overlap < 0:
-        raise ValueError(f"min_overlap must be >= 0 seconds, got {min_overlap}.")
     recordings = list(durations)
     matched = match_recordings(annotations, recordings, unknown="ignore")
     outside = len(annotations) - sum(map(len, matched.values()))
@@ -212,6 +221,8 @@ def _merge_vectorized(starts, ends, positive):
     return s[new], np.maximum.reduceat(e, np.flatnonzero(new))
 
 
+@validate_params(dict(_CHECKS, window_scores=[dict], thresholds=["array-like", None]),
+                 prefer_skip_nested_validation=True)
 def precision_recall_over_thresholds(window_scores, annotations, *, durations,
                                      min_overlap=0.0, thresholds=None):
     """Event precision and recall of the merged detections at each threshold.
@@ -277,6 +288,14 @@ def precision_recall_over_thresholds(window_scores, annotations, *, durations,
             "false_positives_per_hour": np.asarray(fph)}
 
 
+@validate_params(
+    {
+        "curve": [dict],
+        "precision": [Interval(Real, 0, 1, closed="both"), None],
+        "recall": [Interval(Real, 0, 1, closed="both"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def threshold_for(curve, *, precision=None, recall=None):
     """The threshold reaching a target precision (highest recall) or recall (highest precision).
 

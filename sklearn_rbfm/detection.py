@@ -25,7 +25,11 @@ import tempfile
 import threading
 import time
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import (HasMethods, Interval, StrOptions,
+                                             validate_params)
 
 from ._evaluation import (
     evaluate_detections,
@@ -297,6 +301,15 @@ def split_front_end(model):
                                    bnames + [final_name])
 
 
+@validate_params(
+    {
+        "starts": ["array-like"],
+        "scores": ["array-like"],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "threshold": [Real],
+    },
+    prefer_skip_nested_validation=True,
+)
 def merge_events(starts, scores, *, window, threshold):
     """Merge overlapping or touching positive windows into events.
 
@@ -379,6 +392,25 @@ def _producer(path, out, stop, front_end, **kwargs):
         _put(out, exc, stop)
 
 
+_CHANNELS = [StrOptions({"mean", "first"}), Integral]
+
+
+@validate_params(
+    {
+        "model": [HasMethods("predict_proba")],
+        "path": [str, os.PathLike],
+        "sr": [Interval(Real, 0, None, closed="neither")],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither"), None],
+        "threshold": [Real],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "positive_index": [Integral],
+        "channels": _CHANNELS,
+        "return_scores": ["boolean"],
+        "prefetch": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def detect(model, path, *, sr, window, hop=None, threshold=0.5, batch_size=64,
            positive_index=-1, channels="mean", return_scores=False, prefetch=4):
     """Detect events in one recording with a fitted waveform classifier.
@@ -623,6 +655,25 @@ def _detect_one(model, path, parts_dir, fingerprint, resume, kwargs):
     return result
 
 
+@validate_params(
+    {
+        "model": [HasMethods("predict_proba")],
+        "recordings": [list, tuple],
+        "sr": [Interval(Real, 0, None, closed="neither")],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither"), None],
+        "threshold": [Real],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "positive_index": [Integral],
+        "channels": _CHANNELS,
+        "n_jobs": [Integral, None],
+        "parts_dir": [str, os.PathLike, None],
+        "resume": ["boolean"],
+        "progress": ["boolean"],
+        "fingerprint": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def detect_recordings(model, recordings, *, sr, window, hop=None, threshold=0.5,
                       batch_size=64, positive_index=-1, channels="mean",
                       n_jobs=None, parts_dir=None, resume=False, progress=False,

@@ -16,8 +16,11 @@ import tempfile
 import warnings
 from importlib import metadata
 
+from numbers import Real
+
 import joblib
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["ModelVersionWarning", "installed_versions", "load_model", "save_model"]
 
@@ -70,6 +73,17 @@ def _minor(version):
     return tuple(version.split(".")[:2]) if version else None
 
 
+@validate_params(
+    {
+        "pipeline": "no_validation",
+        "path": [str, os.PathLike],
+        "sr": [Interval(Real, 0, None, closed="neither")],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "positive_class": "no_validation",
+        "description": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save_model(pipeline, path, *, sr, window, positive_class=None,
                description=None):
     """Save a fitted classifier for :func:`sklearn_rbfm.detection.detect` and ``rbfm detect``.
@@ -189,6 +203,10 @@ def _version_differences(saved):
     ]
 
 
+@validate_params(
+    {"path": [str, os.PathLike], "strict": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_model(path, *, strict=False):
     """Load a model file written by :func:`save_model`.
 

@@ -260,7 +260,10 @@ def test_bad_inputs(model_file, tmp_path, capsys):
     assert main(["detect", str(not_audio), str(not_audio)]) == 1
     assert "not a model file" in capsys.readouterr().err
     with pytest.raises(ValueError, match="window"):
-        detect(None, str(not_audio), sr=SR, window=1e-6)
+        detect(_BrokenModel(), str(not_audio), sr=SR, window=1e-6)
+    with pytest.raises(ValueError, match="'model' parameter of detect must be an "
+                       "object implementing 'predict_proba'"):
+        detect(None, str(not_audio), sr=SR, window=1.0)
     good = tmp_path / "ok.wav"
     sf.write(good, np.zeros(SR, np.float32), SR)
     assert main(["detect", model_file, str(good), "--window", "2"]) == 1
@@ -375,7 +378,7 @@ def test_hop_longer_than_the_window_is_refused(model_file, recording, tmp_path, 
     assert "0.5 s of audio after every window would never be scored" in \
         capsys.readouterr().err
     with pytest.raises(ValueError, match="hop=1.5 s is longer than the window"):
-        detect(None, path, sr=SR, window=1.0, hop=1.5)
+        detect(_BrokenModel(), path, sr=SR, window=1.0, hop=1.5)
 
 
 def test_folder_glob_and_raven_names_stay_apart(model_file, tmp_path, capsys):
