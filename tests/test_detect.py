@@ -470,7 +470,7 @@ def test_scores_file_has_every_window(model_file, recording, tmp_path):
     assert not (tmp_path / "d.csv.parts").exists()
 
 
-def test_dask_backend_gives_the_same_events(detector, recording, tmp_path):
+def test_dask_backend_gives_the_same_events(detector, model_file, recording, tmp_path):
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
     from joblib import parallel_config
@@ -490,6 +490,18 @@ def test_dask_backend_gives_the_same_events(detector, recording, tmp_path):
             got = detect_recordings(detector, [path, other], n_jobs=2, **kwargs)
     # the recordings ran as tasks of the cluster
     assert len(tasks.data) >= 2
+    # the command line reaches the same cluster by its scheduler's address
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2,
+                                  processes=False, protocol="tcp",
+                                  host="127.0.0.1", scheduler_port=0,
+                                  dashboard_address=None) as cluster:
+        out = str(tmp_path / "d.csv")
+        assert main(["detect", model_file, path, other, "--hop", "0.5", "--out", out,
+                     "--n-jobs", "-1", "--scheduler", cluster.scheduler_address,
+                     "--no-progress"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert [(float(r["start_s"]), float(r["end_s"])) for r in rows] == [
+        tuple(e[:2]) for r in expected for e in r["events"]]
     assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
     assert [r["events"] for r in got] == [r["events"] for r in expected]
     assert len(got[0]["events"]) == 6

@@ -7,6 +7,7 @@ CSV (run id, time, model, settings, recordings done and failed): a failed run
 never leaves an older file that looks current.
 """
 
+import contextlib
 import csv
 import datetime
 import hashlib
@@ -53,6 +54,11 @@ def add_arguments(parser):
                         help="recordings scored in parallel through joblib "
                         "(-1: all cores; a joblib Dask backend spreads them "
                         "over a cluster); default: 1")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the recordings on the Dask cluster whose "
+                        "scheduler is at ADDRESS (e.g. tcp://host:8786; needs "
+                        "sklearn_rbfm[dask]); with --n-jobs -1 every worker "
+                        "thread takes a recording")
     parser.add_argument("--resume", action="store_true",
                         help="reuse the finished recordings of an interrupted "
                         "run with the same model and settings (kept in "
@@ -133,6 +139,27 @@ def _fingerprint(model_path, settings):
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+@contextlib.contextmanager
+def _backend(scheduler):
+    """joblib's Dask backend on the cluster at ``scheduler``, or nothing."""
+    if scheduler is None:
+        yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CommandError("--scheduler needs Dask: pip install "
+                           "'sklearn_rbfm[dask]'.") from None
+    from joblib import parallel_config
+
+    try:
+        client = Client(scheduler, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise CommandError(f"--scheduler {scheduler}: cannot connect ({exc}).") from None
+    with client, parallel_config(backend="dask"):
+        yield
+
+
 def run(args):
     import soundfile as sf
 
@@ -175,12 +202,13 @@ def run(args):
         if stale and os.path.isfile(stale):
             os.unlink(stale)
     parts = args.out + ".parts"
-    results = detect_recordings(
-        model, recordings, sr=header["sr"], window=window, hop=hop,
-        threshold=args.threshold, batch_size=args.batch_size,
-        positive_index=positive_index, channels=channels, n_jobs=args.n_jobs,
-        parts_dir=parts, resume=args.resume, progress=not args.no_progress,
-        fingerprint=_fingerprint(args.model, settings))
+    with _backend(args.scheduler):
+        results = detect_recordings(
+            model, recordings, sr=header["sr"], window=window, hop=hop,
+            threshold=args.threshold, batch_size=args.batch_size,
+            positive_index=positive_index, channels=channels, n_jobs=args.n_jobs,
+            parts_dir=parts, resume=args.resume, progress=not args.no_progress,
+            fingerprint=_fingerprint(args.model, settings))
     failed = [r for r in results if "error" in r]
     done = [r for r in results if "error" not in r]
     for r in done:
