@@ -20,7 +20,7 @@ seconds of audio per second; "per core" divides by CPU seconds (all threads
 and worker processes), the figure that carries over to other machines. The
 per-window CPU cost gives the plan for a month of one hydrophone.
 
-Run: ``python benchmarks/bench_detect.py [--minutes M] [--recordings R] [--rounds N]``
+Run: ``python benchmarks/bench_detect.py [--minutes M] [--recordings R] [--rounds N] [--dask]``
 """
 
 import argparse
@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 import psutil
+from joblib import parallel_config
 import soundfile as sf
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -96,23 +97,32 @@ def _timed(function):
 MONTH_S = 2.6e6
 
 
-def bench(name, model, raw, paths, sr, window, duration, batch_size, rounds):
+def bench(name, model, raw, paths, sr, window, duration, batch_size, rounds,
+          dask_cluster=None):
     windows = np.concatenate([windows_of(p, sr, window) for p in paths])
     features = raw["prepare"](windows)
-    runs = {"raw model": [], "detect n_jobs=1": [], "detect n_jobs=2": []}
+    configs = {"detect n_jobs=1": (1, "loky"), "detect n_jobs=2": (2, "loky")}
+    if dask_cluster is not None:
+        configs["detect on Dask, 2 workers x 1 thread"] = (-1, "dask")
+    runs = {"raw model": [], **{label: [] for label in configs}}
     n_windows = None
-    # warm the worker processes (model unpickled in each) outside the timings
-    detect_recordings(model, paths[:2], sr=sr, window=window, hop=window,
-                      batch_size=batch_size, n_jobs=2)
+
+    def run(n_jobs, backend):
+        with parallel_config(backend=backend):
+            return detect_recordings(model, paths, sr=sr, window=window, hop=window,
+                                     batch_size=batch_size, n_jobs=n_jobs)
+
+    # warm the workers (model unpickled in each) outside the timings
+    for n_jobs, backend in configs.values():
+        if n_jobs != 1:
+            run(n_jobs, backend)
     for _ in range(rounds):
         _, wall, cpu = _timed(lambda: raw["run"](features))
         runs["raw model"].append((wall, cpu))
-        for n_jobs in (1, 2):
-            results, wall, cpu = _timed(lambda: detect_recordings(
-                model, paths, sr=sr, window=window, hop=window,
-                batch_size=batch_size, n_jobs=n_jobs))
+        for label, (n_jobs, backend) in configs.items():
+            results, wall, cpu = _timed(lambda: run(n_jobs, backend))
             n_windows = sum(r["n_windows"] for r in results)
-            runs[f"detect n_jobs={n_jobs}"].append((wall, cpu))
+            runs[label].append((wall, cpu))
     assert n_windows == len(windows)
     load = os.getloadavg()[0]
     print(f"\n{name}: {len(paths)} recordings, {duration / 60:.1f} min of audio, "
@@ -126,9 +136,9 @@ def bench(name, model, raw, paths, sr, window, duration, batch_size, rounds):
         print(f"| {label} | {wall:.1f} | {duration / wall:.1f}x | {cpu:.1f} | "
               f"{duration / cpu:.1f}x | {1000 * cpu / n_windows:.1f} |")
     raw_wall, raw_cpu = best["raw model"]
-    for n_jobs in (1, 2):
-        wall, cpu = best[f"detect n_jobs={n_jobs}"]
-        print(f"detect n_jobs={n_jobs} / raw throughput: {raw_wall / wall:.2f} wall, "
+    for label in configs:
+        wall, cpu = best[label]
+        print(f"{label} / raw throughput: {raw_wall / wall:.2f} wall, "
               f"{raw_cpu / cpu:.2f} CPU")
     per_window = best["detect n_jobs=1"][1] / n_windows
     month_windows = MONTH_S / window
@@ -146,7 +156,17 @@ def main():
                         help="minutes per recording")
     parser.add_argument("--recordings", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--dask", action="store_true",
+                        help="also run on a local Dask cluster (2 worker "
+                        "processes on loopback)")
     args = parser.parse_args()
+    cluster = None
+    if args.dask:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        Client(cluster)
     rng = np.random.default_rng(0)
     folder = tempfile.mkdtemp()
     paths = [os.path.join(folder, f"recording{i}.wav") for i in range(args.recordings)]
@@ -172,7 +192,8 @@ def main():
 
     birdnet_raw(X[:16])  # interpreter creation is not part of the throughput
     bench("BirdNET", birdnet, {"prepare": lambda w: w, "run": birdnet_raw},
-          paths, sr, window, duration, batch_size=64, rounds=args.rounds)
+          paths, sr, window, duration, batch_size=64, rounds=args.rounds,
+          dask_cluster=cluster)
 
     # Small CNN on 64-band mel spectrograms of 2 s windows at 16 kHz.
     sr, window = 16000, 2.0
@@ -187,7 +208,8 @@ def main():
     embedder = cnn[1]
     bench("small CNN", cnn, {"prepare": spectrogram.transform,
                              "run": embedder.transform},
-          paths, sr, window, duration, batch_size=64, rounds=args.rounds)
+          paths, sr, window, duration, batch_size=64, rounds=args.rounds,
+          dask_cluster=cluster)
 
 
 if __name__ == "__main__":
