@@ -22,32 +22,78 @@ _SHORT_DATA = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)",
 
 
 class SkippedFilesWarning(UserWarning):
-    """Files that could not be read were left out of the output."""
+    """Files that could not be read were left out of the output.
+
+    Attributes
+    ----------
+    skipped : list of (int, str, str)
+        Row index, path and reason of every file left out.
+    kept : ndarray of int
+        The rows of ``X`` that are in the output, in order; ``y[kept]``
+        keeps targets aligned.
+    """
+
+    def __init__(self, message, skipped=(), kept=()):
+        super().__init__(message)
+        self.skipped = list(skipped)
+        self.kept = np.asarray(kept, dtype=int)
 
 
-def _decode(path, *, sr, channels, res_type):
-    """Read one file as float32 mono at ``sr``; errors name the file."""
+def _open(path):
+    """Open ``path`` with libsndfile under the reader's rules; errors name the file.
+
+    Returns the open :class:`soundfile.SoundFile`; a file whose header
+    promises more audio than it holds is refused here, before any decoding.
+    """
+    path = os.fspath(path)
     if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                f"{path}: is a folder, not an audio file; list its files "
+                "(e.g. sklearn_rbfm.datasets.load_audio_folder)."
+            )
         raise FileNotFoundError(f"{path}: no such audio file.")
     try:
-        with sf.SoundFile(path) as f:
-            declared, file_sr, n_channels = f.frames, f.samplerate, f.channels
-            short = _SHORT_DATA.search(f.extra_info)
-            data = f.read(dtype="float32", always_2d=True)
-    except sf.SoundFileError as exc:
+        handle = sf.SoundFile(path)
+    except (sf.SoundFileError, RuntimeError) as exc:
         size = os.path.getsize(path)
         what = "an empty file" if size == 0 else "not a readable audio file"
         raise ValueError(
-            f"{path}: {what} ({exc}). AudioLoader reads WAV, FLAC, OGG and AIFF "
+            f"{path}: {what} ({exc}). The reader takes WAV, FLAC, OGG and AIFF "
             "through libsndfile."
         ) from None
-    if (short and int(short.group(2)) < int(short.group(1))) or len(data) < declared:
-        raise ValueError(
-            f"{path}: truncated file, its header promises more audio than it "
-            "holds; re-export or drop the file."
-        )
-    if len(data) == 0:
+    short = _SHORT_DATA.search(handle.extra_info)
+    if short and int(short.group(2)) < int(short.group(1)):
+        handle.close()
+        raise _truncated(path)
+    if handle.frames == 0:
+        handle.close()
         raise ValueError(f"{path}: zero-length clip (no samples).")
+    return handle
+
+
+def _read(handle, path, frames=-1, start=0):
+    """``handle.read`` (from frame ``start``) with libsndfile's errors naming the file."""
+    try:
+        if start:
+            handle.seek(start)
+        return handle.read(frames, dtype="float32", always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as exc:
+        raise ValueError(
+            f"{path}: not a readable audio file ({exc}); re-export or drop it."
+        ) from None
+
+
+def _truncated(path):
+    return ValueError(
+        f"{path}: truncated file, its header promises more audio than it "
+        "holds; re-export or drop the file."
+    )
+
+
+def _mono(data, channels, path):
+    """One channel of ``data`` (frames x channels) by the channel policy."""
+    n_channels = data.shape[1]
     if isinstance(channels, Integral):
         if not -n_channels <= channels < n_channels:
             raise ValueError(
@@ -55,12 +101,67 @@ def _decode(path, *, sr, channels, res_type):
                 f"{n_channels} channel(s); use an index below {n_channels}, "
                 "'first' or 'mean'."
             )
-        y = data[:, channels]
-    elif channels == "first" or n_channels == 1:
-        y = data[:, 0]
-    else:
-        y = data.mean(axis=1)
-    y = np.ascontiguousarray(y)
+        return np.ascontiguousarray(data[:, channels])
+    if channels == "first" or n_channels == 1:
+        return np.ascontiguousarray(data[:, 0])
+    return data.mean(axis=1, dtype=np.float32)
+
+
+def read_audio(path, *, sr, channels="mean", res_type="soxr_hq", offset=0.0,
+               duration=None):
+    """Read one audio file as float32 mono at ``sr``.
+
+    The one reader of the package: :class:`AudioLoader`,
+    :func:`sklearn_rbfm.detection.detect` (through
+    :func:`iter_audio_blocks`) and the dataset checks apply the same rules.
+
+    Parameters
+    ----------
+    path : str or path-like
+        WAV, FLAC, OGG or AIFF file (integer or float PCM, scaled to [-1, 1]).
+    sr : float
+        Output rate in Hz; other rates are resampled.
+    channels : {'mean', 'first'} or int, default='mean'
+        Channel policy: average, first channel, or this channel's index.
+    res_type : str, default='soxr_hq'
+        Resampling method, as in :func:`librosa.resample`.
+    offset : float, default=0.0
+        Seconds skipped at the start of the file.
+    duration : float, default=None
+        Seconds read from ``offset``; None reads to the end. Only this part
+        is decoded, so clips of a long recording are cheap.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,), dtype float32
+        The waveform.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is empty, truncated, not audio, has a non-finite sample,
+        or ``channels`` is out of range; the message names the file.
+
+    Examples
+    --------
+    >>> from sklearn_rbfm._loader import read_audio
+    >>> from sklearn_rbfm.datasets import load_fsdd_sample
+    >>> y = read_audio(load_fsdd_sample().filenames[0], sr=4000)
+    >>> y.dtype, y.ndim
+    (dtype('float32'), 1)
+    """
+    path = os.fspath(path)
+    with _open(path) as f:
+        declared, file_sr = f.frames, f.samplerate
+        first = min(declared, int(round(offset * file_sr)))
+        wanted = declared - first if duration is None else min(
+            declared - first, int(round(duration * file_sr)))
+        data = _read(f, path, wanted, first)
+    if len(data) < wanted:
+        raise _truncated(path)
+    y = _mono(data, channels, path)
     valid_audio(y, source=str(path))
     if file_sr != sr:
         import librosa
@@ -69,12 +170,92 @@ def _decode(path, *, sr, channels, res_type):
     return y.astype(np.float32, copy=False)
 
 
+def audio_duration(path):
+    """Seconds of audio in ``path``, read from its header under the reader's rules.
+
+    Examples
+    --------
+    >>> from sklearn_rbfm._loader import audio_duration
+    >>> from sklearn_rbfm.datasets import load_fsdd_sample
+    >>> round(audio_duration(load_fsdd_sample().filenames[0]), 3)
+    0.298
+    """
+    with _open(path) as f:
+        return f.frames / f.samplerate
+
+
+def iter_audio_blocks(path, *, sr, channels="mean", block_seconds=30.0):
+    """Yield a long file as consecutive float32 mono blocks at ``sr``.
+
+    Same rules as :func:`read_audio` (a truncated file, a non-finite sample
+    or a channel out of range is a ValueError naming the file), with
+    constant memory: blocks are decoded one at a time and resampled by a
+    streaming resampler, so block edges leave no seam.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The recording.
+    sr : float
+        Output rate in Hz.
+    channels : {'mean', 'first'} or int, default='mean'
+        Channel policy, as in :func:`read_audio`.
+    block_seconds : float, default=30.0
+        Seconds of the file decoded at once.
+
+    Yields
+    ------
+    block : ndarray of shape (n,), dtype float32
+        The next samples; their concatenation is the whole file at ``sr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rbfm._loader import iter_audio_blocks
+    >>> from sklearn_rbfm.datasets import load_fsdd_sample
+    >>> path = load_fsdd_sample().filenames[0]
+    >>> blocks = list(iter_audio_blocks(path, sr=8000, block_seconds=0.1))
+    >>> len(blocks), sum(map(len, blocks))
+    (3, 2384)
+    """
+    import soxr
+
+    path = os.fspath(path)
+    with _open(path) as f:
+        resampler = None
+        if f.samplerate != sr:
+            resampler = soxr.ResampleStream(f.samplerate, sr, 1, dtype="float32",
+                                            quality="HQ")
+        block = max(1, int(block_seconds * f.samplerate))
+        done = 0
+        while True:
+            data = _read(f, path, block)
+            done += len(data)
+            last = done >= f.frames or len(data) < block
+            if last and done < f.frames:
+                raise _truncated(path)
+            mono = _mono(data, channels, path)
+            finite = np.isfinite(mono)
+            if not finite.all():
+                first = done - len(data) + int(np.argmin(finite))
+                raise ValueError(
+                    f"{path} contains NaN or infinite samples (first at sample "
+                    f"{first}, {first / f.samplerate:.3f} s); repair or trim "
+                    "the file."
+                )
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            yield mono
+            if last:
+                return
+
+
 def _decode_batch(paths, channels, *, skip, **kwargs):
     """Decode several files in one task; with ``skip``, errors are returned."""
     clips = []
     for path, channel in zip(paths, channels):
         try:
-            clips.append(_decode(path, channels=channel, **kwargs))
+            clips.append(read_audio(path, channels=channel, **kwargs))
         except (OSError, ValueError) as exc:
             if not skip:
                 raise
@@ -125,14 +306,17 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         non-finite samples, zero length, channel out of range) does:
         raise an error naming the file, or be left out of the output with a
         :class:`SkippedFilesWarning`. Skipping changes the number of rows:
-        :meth:`transform` then records ``skipped_`` and ``kept_``; use
-        ``y[loader.kept_]`` to keep targets aligned (decode outside a
-        :class:`~sklearn.pipeline.Pipeline` that also takes ``y``).
+        the warning's ``kept`` (rows in the output) and ``skipped`` (row,
+        path, reason) keep targets aligned, ``y[warning.kept]`` (decode
+        outside a :class:`~sklearn.pipeline.Pipeline` that also takes
+        ``y``). :meth:`transform` itself sets no attribute.
     res_type : str, default='soxr_hq'
         Resampling method, as in :func:`librosa.resample`.
     n_jobs : int, default=None
         Files decoded in parallel (joblib threads). None means 1 unless in a
         :func:`joblib.parallel_config` context; -1 means all processors.
+    verbose : int, default=0
+        Verbosity of the joblib progress messages while decoding.
 
     Attributes
     ----------
@@ -141,12 +325,6 @@ class AudioLoader(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Name of the path column seen during :meth:`fit`. Defined only when
         `X` has feature names that are all strings.
-    skipped_ : list of (int, str, str)
-        Set by :meth:`transform` when ``on_error='skip'``: row index, path
-        and reason of every file left out of its last output.
-    kept_ : ndarray of int
-        Set by :meth:`transform` when ``on_error='skip'``: the rows of its
-        last ``X`` that are in the output, in order.
 
     See Also
     --------
@@ -172,6 +350,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         "on_error": [StrOptions({"raise", "skip"})],
         "res_type": [str],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -184,6 +363,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         on_error="raise",
         res_type="soxr_hq",
         n_jobs=None,
+        verbose=0,
     ):
         self.sr = sr
         self.duration = duration
@@ -192,6 +372,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         self.on_error = on_error
         self.res_type = res_type
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -233,7 +414,7 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         n_jobs = effective_n_jobs(self.n_jobs)
         # a few batches per worker: balanced load without a task per file
         batches = gen_even_slices(len(paths), min(len(paths), 4 * n_jobs))
-        clips = Parallel(n_jobs=n_jobs, prefer="threads")(
+        clips = Parallel(n_jobs=n_jobs, prefer="threads", verbose=self.verbose)(
             delayed(_decode_batch)(
                 paths[batch],
                 channels[batch],
@@ -247,16 +428,15 @@ class AudioLoader(TransformerMixin, BaseEstimator):
         kept = range(len(paths))
         if self.on_error == "skip":
             failed = [i for i, clip in enumerate(clips) if isinstance(clip, Exception)]
-            self.skipped_ = [(i, paths[i], str(clips[i])) for i in failed]
-            self.kept_ = kept = np.setdiff1d(np.arange(len(paths)), failed)
+            skipped = [(i, paths[i], str(clips[i])) for i in failed]
+            kept = np.setdiff1d(np.arange(len(paths)), failed)
             if failed:
-                reasons = "; ".join(reason for _, _, reason in self.skipped_[:5])
-                warnings.warn(
+                reasons = "; ".join(reason for _, _, reason in skipped[:5])
+                warnings.warn(SkippedFilesWarning(
                     f"Skipped {len(failed)} of {len(paths)} files: {reasons}"
-                    f"{' ...' if len(failed) > 5 else ''} (see skipped_; select "
-                    "the matching targets with kept_).",
-                    SkippedFilesWarning,
-                )
+                    f"{' ...' if len(failed) > 5 else ''} (the warning's "
+                    "'skipped' lists them; select the matching targets with "
+                    "its 'kept').", skipped, kept))
         return self._stack([clips[i] for i in kept], [paths[i] for i in kept])
 
     def get_feature_names_out(self, input_features=None):
@@ -291,6 +471,11 @@ class AudioLoader(TransformerMixin, BaseEstimator):
 
     def _paths(self, X, *, reset):
         """Validate ``X``; return the paths (str) and each row's channel or None."""
+        if isinstance(X, (str, bytes, os.PathLike)):
+            raise ValueError(
+                f"X must be a list of file paths, got the single path {X!r}; "
+                "pass [path] (a list with one element)."
+            )
         # a DataFrame keeps its column names; anything else becomes 2-D
         column = X
         if not hasattr(X, "columns"):

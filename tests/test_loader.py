@@ -167,26 +167,44 @@ def test_bad_file_errors_name_the_file(bad_files, name, error, message):
         AudioLoader(sr=8000).fit(paths).transform(paths)
 
 
-def test_skip_records_skipped_files_and_kept_rows(bad_files):
+def test_skip_reports_skipped_files_and_kept_rows_in_the_warning(bad_files):
     names = ["good.wav", "missing.wav", "truncated.wav", "good.wav", "nan.wav"]
     paths = [str(bad_files / n) for n in names]
     loader = AudioLoader(sr=8000, duration=0.5, on_error="skip").fit(paths)
-    with pytest.warns(SkippedFilesWarning, match="Skipped 3 of 5 files: .*missing.wav"):
+    state = dict(loader.__dict__)
+    with pytest.warns(SkippedFilesWarning, match="Skipped 3 of 5 files: .*missing.wav") as record:
         waves = loader.transform(paths)
+    # transform sets no attribute, even when it skips files
+    assert loader.__dict__ == state
+    warning = record[0].message
     assert waves.shape == (2, 4000)
-    assert loader.kept_.tolist() == [0, 3]
-    assert [(i, Path(p).name) for i, p, _ in loader.skipped_] == [
+    assert warning.kept.tolist() == [0, 3]
+    assert [(i, Path(p).name) for i, p, _ in warning.skipped] == [
         (1, "missing.wav"), (2, "truncated.wav"), (4, "nan.wav")
     ]
-    assert "truncated file" in loader.skipped_[1][2]
+    assert "truncated file" in warning.skipped[1][2]
     good = AudioLoader(sr=8000, duration=0.5).fit_transform(paths[:1])
     np.testing.assert_array_equal(waves, np.vstack([good, good]))
     y = np.array(["a", "b", "c", "d", "e"])
-    assert y[loader.kept_].tolist() == ["a", "d"]
+    assert y[warning.kept].tolist() == ["a", "d"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         loader.transform(paths[:1])
-    assert loader.skipped_ == [] and loader.kept_.tolist() == [0]
+
+
+def test_one_path_string_or_a_folder_is_a_clear_error(formats, tmp_path):
+    with pytest.raises(ValueError, match=r"single path .*tone.wav.*pass \[path\]"):
+        AudioLoader().fit(formats[0])
+    loader = AudioLoader().fit(formats)
+    with pytest.raises(ValueError, match=r"single path"):
+        loader.transform(Path(formats[0]))
+    with pytest.raises(IsADirectoryError, match="is a folder, not an audio file"):
+        loader.transform([str(tmp_path)])
+
+
+def test_verbose_prints_joblib_progress(formats, capfd):
+    AudioLoader(duration=0.1, verbose=10, n_jobs=1).fit_transform(formats)
+    assert "Done" in capfd.readouterr().err
 
 
 def test_x_must_be_one_column_of_paths(formats):
@@ -209,7 +227,7 @@ def test_estimator_properties_on_real_files(formats, tmp_path):
     assert loader.n_features_in_ == 1
     state = dict(loader.__dict__)
     out = loader.transform(formats)
-    assert loader.__dict__.keys() == state.keys()
+    assert loader.__dict__ == state
     # idempotent fit, subset and order invariance
     np.testing.assert_array_equal(loader.fit(formats).transform(formats), out)
     np.testing.assert_array_equal(loader.transform(formats[1:3]), out[1:3])

@@ -1,7 +1,11 @@
-"""The ``rbfm`` command line: ``rbfm experiment``, ``rbfm demo`` and ``rbfm detect``.
+"""The ``rbfm`` command line: ``rbfm experiment``, ``rbfm demo``, ``rbfm clips``,
+``rbfm detect`` and ``rbfm evaluate``.
 
 Each sub-command lives in its own module, imported only when it runs, so that
-``rbfm --help`` answers without importing TensorFlow.
+``rbfm --help`` answers without importing TensorFlow. The work is done by the
+library (:mod:`sklearn_rbfm.detection`, :mod:`sklearn_rbfm.persistence`...);
+``detect``, ``merge_events``, ``save_model`` and ``load_model`` are
+re-exported here for code written against earlier versions.
 """
 
 import argparse
@@ -10,9 +14,9 @@ import os
 import sys
 
 from .._version import __version__
+from ..detection import detect, merge_events
+from ..persistence import ModelVersionWarning, load_model, save_model
 from ._common import CommandError
-from ._detect import detect, merge_events
-from ._model_file import ModelVersionWarning, load_model, save_model
 
 __all__ = [
     "CommandError",
@@ -39,8 +43,20 @@ _COMMANDS = {
     ),
     "detect": (
         "._detect",
-        "Slide a fitted model over long recordings and write the detected "
-        "events (CSV or Raven Pro selection table).",
+        "Slide a fitted model over long recordings (files, folders, globs; in "
+        "parallel, resumable) and write the detected events (CSV or Raven Pro "
+        "selection table).",
+    ),
+    "clips": (
+        "._clips",
+        "Cut training clips (WAV + labels.csv) from long recordings and their "
+        "annotation tables (CSV filename,start,end or Raven selection tables).",
+    ),
+    "evaluate": (
+        "._evaluate",
+        "Score the detections of 'rbfm detect' against annotations: "
+        "precision, recall, F1, false positives per hour (and the "
+        "precision-recall curve from --scores).",
     ),
 }
 

