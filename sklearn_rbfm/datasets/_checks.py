@@ -5,9 +5,6 @@ the folds is reported up front, named, instead of failing hours later.
 """
 
 import os
-import warnings
-from collections import defaultdict
-
 import numpy as np
 
 
@@ -42,9 +39,9 @@ def check_audio_files(filenames, *, n_jobs=None):
     >>> check_audio_files(data.filenames[:3]).round(2).tolist()
     [0.3, 0.59, 0.67]
     """
-    import soundfile as sf
+    from joblib import Parallel, delayed
 
-    from .._loader import AudioLoader, SkippedFilesWarning
+    from .._loader import audio_duration, read_audio
 
     filenames = [os.fspath(f) for f in filenames]
     missing = [f for f in filenames if not os.path.isfile(f)]
@@ -53,27 +50,24 @@ def check_audio_files(filenames, *, n_jobs=None):
             f"{len(missing)} of {len(filenames)} audio files do not exist, e.g. "
             f"{', '.join(missing[:3])}; fix the paths or remove those entries."
         )
-    durations = np.full(len(filenames), np.nan)
-    by_rate = defaultdict(list)
-    for i, path in enumerate(filenames):
+
+    def _check(path):
+        # the file's own rate: nothing is resampled, only the reader's
+        # rules (truncated, empty, not audio, non-finite) are applied
         try:
-            info = sf.info(path)
-        except (sf.LibsndfileError, RuntimeError):
-            # AudioLoader says why below; no rate to decode it at
-            by_rate[None].append(i)
-            continue
-        durations[i] = info.duration
-        by_rate[info.samplerate].append(i)
-    skipped = []
-    for rate, rows in by_rate.items():
-        # at the file's own rate nothing is resampled; one output sample
-        # per file keeps the check's memory flat
-        sr = rate or 8000
-        loader = AudioLoader(sr=sr, duration=1 / sr, on_error="skip", n_jobs=n_jobs)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SkippedFilesWarning)
-            loader.fit_transform([filenames[i] for i in rows])
-        skipped += [(rows[j], reason) for j, _, reason in loader.skipped_]
+            # the header check names an empty or non-audio file first
+            audio_duration(path)
+            rate = sf.info(path).samplerate
+            return len(read_audio(path, sr=rate)) / rate, None
+        except (ValueError, RuntimeError, sf.LibsndfileError) as exc:
+            return np.nan, str(exc)
+
+    import soundfile as sf
+
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(_check)(path) for path in filenames)
+    durations = np.array([d for d, _ in results], dtype=float)
+    skipped = [(i, reason) for i, (_, reason) in enumerate(results) if reason]
     if skipped:
         skipped.sort()
         raise ValueError(
