@@ -39,6 +39,7 @@ def check_audio_files(filenames, *, n_jobs=None):
     >>> check_audio_files(data.filenames[:3]).round(2).tolist()
     [0.3, 0.59, 0.67]
     """
+    import soundfile as sf
     from joblib import Parallel, delayed
 
     from .._loader import audio_duration, read_audio
@@ -61,8 +62,6 @@ def check_audio_files(filenames, *, n_jobs=None):
             return len(read_audio(path, sr=rate)) / rate, None
         except (ValueError, RuntimeError, sf.LibsndfileError) as exc:
             return np.nan, str(exc)
-
-    import soundfile as sf
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(_check)(path) for path in filenames)
