@@ -30,23 +30,9 @@ import threading
 
 import numpy as np
 
-ANALYZERS = (
-    "deep_taylor",
-    "deep_taylor.bounded",
-    "lrp.z",
-    "lrp.z_plus",
-    "lrp.epsilon",
-    "lrp.w_square",
-    "lrp.flat",
-    "lrp.alpha_1_beta_0",
-    "lrp.alpha_2_beta_1",
-    "gradient",
-    "input_t_gradient",
-    "integrated_gradients",
-    "smoothgrad",
-    "guided_backprop",
-    "deconvnet",
-)
+from . import _relevance_worker
+from ._relevance_worker import ANALYZERS, REUSABLE
+
 
 _CHUNK_BYTES = 64 * 2**20
 _LOCK = threading.Lock()
@@ -240,8 +226,6 @@ def _resolve_targets(model, plan, X, target, batch_size):
 
 def _model_keys(model, method, kwargs):
     """Cache keys: (architecture, method, arguments) and the weights."""
-    from ._relevance_worker import REUSABLE
-
     weights = hashlib.sha1()
     for w in model.get_weights():
         weights.update(np.ascontiguousarray(w).tobytes())
@@ -254,8 +238,6 @@ def _model_keys(model, method, kwargs):
 
 
 def _analyze_chunk(key, weights_key, plan, model, method, kwargs, X, targets, batch_size):
-    from . import _relevance_worker
-
     def payload():
         return {"config": plan.analysis_config(), "weights": plan.analysis_weights(model)}
 
@@ -276,8 +258,6 @@ def _get_executor():
     with _LOCK:
         if _EXECUTOR is None:
             from joblib.externals.loky import ProcessPoolExecutor
-
-            from . import _relevance_worker
 
             # A private pool, not loky's shared reusable one: joblib.Parallel
             # would otherwise reconfigure it (and its graph-mode initializer).
