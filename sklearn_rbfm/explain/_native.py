@@ -717,7 +717,8 @@ class _GradientExplainer:
         elif method == "integrated_gradients":
             reference = tf.cast(tf.broadcast_to(self.reference, tf.shape(x)), x.dtype)
             total = tf.zeros_like(x)
-            for alpha in np.linspace(0.0, 1.0, self.steps, dtype=np.float32):
+            # iNNvestigate's left Riemann sum: alpha = 0, 1/steps, ..., 1 - 1/steps
+            for alpha in np.arange(self.steps, dtype=np.float32) / self.steps:
                 total += self._gradient(reference + alpha * (x - reference), targets)[0]
             out = total / self.steps * (x - reference)
         else:
