@@ -182,3 +182,18 @@ def test_users_eager_model_keeps_working(data):
     later.compile(optimizer="sgd", loss="mse")
     later.fit(X[:16], y[:16], epochs=1, verbose=0)
     assert later.predict(X[:3], verbose=0).shape == (3, 1)
+
+
+def test_relevance_display_takes_ax_by_keyword(minimal):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_rbfm.plotting import RelevanceDisplay
+
+    _, ax = plt.subplots()
+    display = RelevanceDisplay(minimal.feature_relevance_, support=minimal.support_)
+    with pytest.raises(TypeError):
+        display.plot(ax)
+    assert display.plot(ax=ax).ax_ is ax and display.figure_ is ax.figure
+    plt.close("all")
