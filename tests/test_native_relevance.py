@@ -157,16 +157,20 @@ def test_batch_normalisation_after_dense_is_folded():
     outputs = layers.Dense(3, name="out")(hidden)
     model = tf.keras.Model(inputs, outputs)
     rng = np.random.RandomState(6)
-    model.get_layer("bn").set_weights([rng.rand(5) + 0.5, rng.randn(5), rng.randn(5), rng.rand(5) + 0.2])
+    model.get_layer("bn").set_weights(
+        [rng.rand(5) + 0.5, rng.randn(5), rng.randn(5), rng.rand(5) + 0.2]
+    )
     X = rng.randn(8, 6).astype(np.float32)
     # the same network with the normalisation folded into the Dense by hand
     gamma, beta, mean, var = model.get_layer("bn").get_weights()
     kernel, bias = model.get_layer("d").get_weights()
     scale = gamma / np.sqrt(var + model.get_layer("bn").epsilon)
     folded_in = tf.keras.Input(shape=(6,), name="x")
-    folded_out = layers.Dense(3, name="out")(layers.Dense(5, activation="relu", name="d")(folded_in))
-    folded = tf.keras.Model(folded_in, folded_out)
-    folded.set_weights([kernel * scale, (bias - mean) * scale + beta, *model.get_layer("out").get_weights()])
+    folded_hidden = layers.Dense(5, activation="relu", name="d")(folded_in)
+    folded = tf.keras.Model(folded_in, layers.Dense(3, name="out")(folded_hidden))
+    folded.set_weights(
+        [kernel * scale, (bias - mean) * scale + beta, *model.get_layer("out").get_weights()]
+    )
     np.testing.assert_allclose(folded(X).numpy(), model(X).numpy(), rtol=1e-5, atol=1e-5)
     for method in ("lrp.z", "lrp.epsilon", "deep_taylor", "lrp.alpha_2_beta_1"):
         np.testing.assert_allclose(
@@ -290,11 +294,13 @@ def test_errors_name_the_layer_the_method_and_the_argument():
 
     multiplied = layers.Multiply(name="gate")([inputs, inputs])
     gated = tf.keras.Model(inputs, layers.Dense(2, name="out")(multiplied))
-    with pytest.raises(ValueError, match=r"'lrp.epsilon' cannot analyse layer\(s\) 'gate' \(Multiply\)"):
+    message = r"'lrp.epsilon' cannot analyse layer\(s\) 'gate' \(Multiply\)"
+    with pytest.raises(ValueError, match=message):
         compute_relevance(gated, X, "lrp.epsilon")
     assert compute_relevance(gated, X, "gradient").shape == (2, 4)
 
-    with pytest.raises(ValueError, match="Unknown relevance method 'guided_backprop'.*engine='innvestigate'"):
+    message = "Unknown relevance method 'guided_backprop'.*engine='innvestigate'"
+    with pytest.raises(ValueError, match=message):
         compute_relevance(model, X, "guided_backprop")
     with pytest.raises(ValueError, match="engine must be"):
         compute_relevance(model, X, engine="torch")

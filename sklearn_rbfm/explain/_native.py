@@ -445,19 +445,18 @@ class _Rule:
     def _weights(self, linear):
         import tensorflow as tf
 
-        cached = self._cache.get(id(linear))
-        if cached is None:
-            k, b = linear.kernel, linear.bias
-            pos = lambda w: None if w is None else w * tf.cast(w > 0, w.dtype)  # noqa: E731
-            neg = lambda w: None if w is None else w * tf.cast(w < 0, w.dtype)  # noqa: E731
-            cached = {
-                "kp": pos(k), "kn": neg(k), "bp": pos(b), "bn": neg(b),
-                "k2": tf.square(k), "k1": tf.ones_like(k),
-            }
-            self._cache[id(linear)] = (linear, cached)
-        else:
-            cached = cached[1]
-        return cached
+        entry = self._cache.get(id(linear))
+        if entry is None:
+            k = linear.kernel
+            entry = (linear, {
+                "kp": k * tf.cast(k > 0, k.dtype),
+                "kn": k * tf.cast(k < 0, k.dtype),
+                "k2": tf.square(k),
+                "k1": tf.ones_like(k),
+            })
+            # holding the linear map keeps its id from being reused
+            self._cache[id(linear)] = entry
+        return entry[1]
 
     def __call__(self, linear, x, R):
         import tensorflow as tf
@@ -617,8 +616,9 @@ class _RuleExplainer:
         if self.deep_taylor:
             start = tf.nn.relu(start)
         head = graph.head
-        R = {head.inputs[0]: self._linear_rule(head, head.linear, values[head.inputs[0]],
-                                              tf.reshape(start, tf.shape(values[graph.logit_key])))}
+        start = tf.reshape(start, tf.shape(values[graph.logit_key]))
+        x_head = values[head.inputs[0]]
+        R = {head.inputs[0]: self._linear_rule(head, head.linear, x_head, start)}
         for op in reversed(graph.ops[: graph.ops.index(head)]):
             out = [R.pop(k, None) for k in op.outputs]
             if all(r is None for r in out):
