@@ -154,14 +154,15 @@ def methods(clf, X):
         for name, call in calls.items():
             wall, cpu, _ = _clock(call)
             times[name].append((wall, cpu))
-    floor_wall = np.median([v[0] for v in times["forward+backward (floor)"]])
+    floor = times["forward+backward (floor)"]
+    floor_wall, floor_cpu = (np.median([v[i] for v in floor]) for i in (0, 1))
     print(f"## per method, {len(X)} x {N_FEATURES}, MLP 2048-256-2, batch_size=256 "
           f"(median of {REPEATS}, round-robin)")
     for name, values in times.items():
         wall = np.median([v[0] for v in values])
         cpu = np.median([v[1] for v in values])
         print(f"{name:<26} wall {wall:6.3f} s  CPU {cpu:6.3f} s  "
-              f"{wall / floor_wall:5.1f}x the floor")
+              f"x floor: wall {wall / floor_wall:5.1f}  CPU {cpu / floor_cpu:5.1f}")
 
 
 def inception():

@@ -707,28 +707,34 @@ class _GradientExplainer:
     def __call__(self, x, targets):
         import tensorflow as tf
 
-        if targets is None:
-            _, logits = self.graph.forward(x, keep=False)
-            targets = tf.argmax(logits, axis=1, output_type=tf.int32)
         method = self.method
         if method in ("gradient", "input_t_gradient"):
             grad, _ = self._gradient(x, targets)
             out = grad * x if method == "input_t_gradient" else grad
-        elif method == "integrated_gradients":
-            reference = tf.cast(tf.broadcast_to(self.reference, tf.shape(x)), x.dtype)
-            total = tf.zeros_like(x)
-            # iNNvestigate's left Riemann sum: alpha = 0, 1/steps, ..., 1 - 1/steps
-            for alpha in np.arange(self.steps, dtype=np.float32) / self.steps:
-                total += self._gradient(reference + alpha * (x - reference), targets)[0]
-            out = total / self.steps * (x - reference)
         else:
-            total = tf.zeros_like(x)
-            for _ in range(self.n_noise):
-                noise = self.rng.normal(0.0, self.noise_scale, x.shape).astype(np.float32)
-                total += self._gradient(x + noise, targets)[0]
-            out = total / self.n_noise
+            if targets is None:
+                # the class of the input itself, not of the path or noisy points
+                _, logits = self.graph.forward(x, keep=False)
+                targets = tf.argmax(logits, axis=1, output_type=tf.int32)
+            out = self._averaged(x, targets)
         if self.postprocess == "abs":
             out = tf.abs(out)
         elif self.postprocess == "square":
             out = tf.square(out)
         return out
+
+    def _averaged(self, x, targets):
+        import tensorflow as tf
+
+        if self.method == "integrated_gradients":
+            reference = tf.cast(tf.broadcast_to(self.reference, tf.shape(x)), x.dtype)
+            total = tf.zeros_like(x)
+            # iNNvestigate's left Riemann sum: alpha = 0, 1/steps, ..., 1 - 1/steps
+            for alpha in np.arange(self.steps, dtype=np.float32) / self.steps:
+                total += self._gradient(reference + alpha * (x - reference), targets)[0]
+            return total / self.steps * (x - reference)
+        total = tf.zeros_like(x)
+        for _ in range(self.n_noise):
+            noise = self.rng.normal(0.0, self.noise_scale, x.shape).astype(np.float32)
+            total += self._gradient(x + noise, targets)[0]
+        return total / self.n_noise
