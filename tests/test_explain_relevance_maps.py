@@ -172,3 +172,25 @@ def test_spectrogram_display_from_estimator(spectrogram_net):
     np.testing.assert_allclose(disp.relevance, expected)
     np.testing.assert_allclose(disp.spectrogram, X[3].reshape(8, 8))
     assert [ax.get_title() for ax in disp.axes_] == ["Spectrogram", "Relevance"]
+
+
+@pytest.mark.slow
+def test_relevance_through_vggish_patches():
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+    from sklearn_rbfm.explain._pipeline_model import joined_model
+
+    rng = np.random.RandomState(0)
+    # 130 frames: two 96-frame patches, the second padded with silence
+    X = (rng.rand(12, 64, 130) * 3 - 8).astype(np.float32)
+    y = np.arange(12) % 2
+    pipe = make_pipeline(
+        CNNEmbedder("vggish", weights=None, random_state=0),
+        KerasMLPClassifier((8,), epochs=2, random_state=0),
+    ).fit(X, y)
+    model, flat, shape = joined_model(pipe, 0, X[:2])
+    assert shape == (64, 130)
+    np.testing.assert_allclose(model.predict(flat, verbose=0), pipe.predict_proba(X[:2]),
+                               rtol=1e-4, atol=1e-6)
+    R = relevance_maps(pipe, X[:2], method="lrp.epsilon")
+    assert R.shape == (2, 64, 130) and np.isfinite(R).all()
+    assert (np.abs(R[:, :, 96:]).sum(axis=(1, 2)) > 0).all()

@@ -171,6 +171,13 @@ class _Op:
         self._flat = tf.nest.flatten(self._structure)
         self._slots = [i for i, v in enumerate(self._flat) if _is_keras_tensor(v)]
         self.linear = None
+        # layers may declare their rule ("rearrange" or "proportional")
+        declared = getattr(layer, "relevance_rule", None)
+        self.family = (
+            "rearrange" if self.kind in _RESHAPING or declared == "rearrange"
+            else "proportional" if self.kind in _PROPORTIONAL or declared == "proportional"
+            else None
+        )
 
     def call(self, values):
         import tensorflow as tf
@@ -592,8 +599,7 @@ class _RuleExplainer:
                 continue
             elif op.kind == "Lambda" and _scaled_residual(op) is not None:
                 continue
-            elif not (op.kind in _RESHAPING or op.kind in _PROPORTIONAL
-                      or op.kind in _IDENTITY):
+            elif op.family is None and op.kind not in _IDENTITY:
                 bad.append((op, "no relevance rule is defined for it"))
         if bad:
             where = ", ".join(op.describe() for op, _ in bad)
@@ -644,12 +650,12 @@ class _RuleExplainer:
             return [self._linear_rule(op, op.linear, inputs[0], R)]
         if kind in _ACTIVATIONS or kind in _IDENTITY:
             return [R]
-        if kind in _RESHAPING:
+        if op.family == "rearrange":
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
                 out = op.call(inputs)[0]
             return tape.gradient(out, inputs, output_gradients=R)
-        if kind in _PROPORTIONAL:
+        if op.family == "proportional":
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
                 out = op.call(inputs)[0]

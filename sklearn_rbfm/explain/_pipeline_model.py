@@ -4,17 +4,20 @@ Relevance of a classifier's decision with respect to the input spectrogram
 needs the embedder's network and the classifier's network as one graph. The
 embedder's fitted network (``model_``) maps ``(n_freq, n_frames, 1)``
 spectrograms to embeddings, one network input per clip (small CNN, the
-Inception networks, custom networks); a StandardScaler between the two
-becomes a BatchNormalization layer holding its mean and scale, so the joined
-network computes what the pipeline computes.
+Inception networks, custom networks). VGGish embeds 0.96 s patches of a clip
+and pools them: two layers here cut a clip into its patches (as
+:func:`sklearn_rbfm._vggish.to_patches` does) and pool the patch embeddings
+(as ``CNNEmbedder.transform`` does); each declares its relevance rule to the
+native engine. A StandardScaler between embedder and classifier becomes a
+BatchNormalization layer holding its mean and scale, so the joined network
+computes what the pipeline computes.
 """
 
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-# architectures that embed a clip as several network inputs (VGGish patches,
-# BirdNET windows) and pool them: not one network from clip to embedding
-_MULTI_UNIT = frozenset({"vggish", "birdnet"})
+# BirdNET runs as a TFLite interpreter, not a Keras network
+_NOT_KERAS = frozenset({"birdnet"})
 
 
 def is_embedder(step):
@@ -36,12 +39,12 @@ def joined_model(pipeline, position, X):
     import tensorflow as tf
 
     embedder = pipeline[position]
-    if embedder.architecture in _MULTI_UNIT:
+    if embedder.architecture in _NOT_KERAS:
         raise ValueError(
             f"relevance through CNNEmbedder(architecture={embedder.architecture!r}) "
-            "is not supported: it embeds each clip as several network inputs "
-            "and pools them. Explain the classifier's input (the embedding) "
-            "with a pipeline without the embedder, or use RELAX."
+            "is not supported: its network is a TFLite interpreter, not a Keras "
+            "model. Explain the classifier's input (the embedding) with a "
+            "pipeline without the embedder, or use RELAX."
         )
     shape = tuple(int(v) for v in embedder.spectrogram_shape_)
     X = np.asarray(X, dtype=np.float32)
@@ -53,8 +56,13 @@ def joined_model(pipeline, position, X):
         )
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(X.shape[1],), name="spectrogram_bins")
-    x = layers.Reshape((*shape, 1), name="to_image")(inputs)
-    x = embedder.model_(x)
+    if embedder.architecture == "vggish":
+        patches = _vggish_patches(shape[1])
+        x = patches(layers.Reshape(shape, name="to_bands_frames")(inputs))
+        x = _PatchPooling(patches.n_patches, embedder.pooling)(embedder.model_(x))
+    else:
+        x = layers.Reshape((*shape, 1), name="to_image")(inputs)
+        x = embedder.model_(x)
     for name, step in pipeline.steps[position + 1 : -1]:
         x = _as_layer(name, step, x)
     outputs = pipeline[-1].model_(x)
@@ -81,3 +89,68 @@ def _as_layer(name, step, x):
         "CNNEmbedder and the classifier; relevance through the whole pipeline "
         "takes only a StandardScaler or 'passthrough' there."
     )
+
+
+def _vggish_patches(n_frames):
+    from .._vggish import PATCH_BANDS, PATCH_FRAMES, SILENCE
+
+    return _ClipPatches(n_frames, PATCH_FRAMES, PATCH_BANDS, SILENCE)
+
+
+class _LayerFactory:
+    """Builds the two patch layers on first use, so that TensorFlow loads lazily."""
+
+    classes = {}
+
+    @classmethod
+    def get(cls, name):
+        if name not in cls.classes:
+            cls.classes.update(_define_layers())
+        return cls.classes[name]
+
+
+def _ClipPatches(n_frames, patch_frames, bands, silence):
+    return _LayerFactory.get("ClipPatches")(n_frames, patch_frames, bands, silence)
+
+
+def _PatchPooling(n_patches, pooling):
+    return _LayerFactory.get("PatchPooling")(n_patches, pooling)
+
+
+def _define_layers():
+    import tensorflow as tf
+
+    class ClipPatches(tf.keras.layers.Layer):
+        """(n, bands, frames) -> (n * n_patches, patch_frames, bands, 1), padded with silence."""
+
+        # a rearrangement of the input values: relevance follows the gradient
+        relevance_rule = "rearrange"
+
+        def __init__(self, n_frames, patch_frames, bands, silence, **kwargs):
+            super().__init__(name="clip_patches", **kwargs)
+            self.n_frames, self.patch_frames = n_frames, patch_frames
+            self.bands, self.silence = bands, silence
+            self.n_patches = -(-n_frames // patch_frames)
+
+        def call(self, x):
+            x = tf.transpose(x, (0, 2, 1))
+            pad = self.n_patches * self.patch_frames - self.n_frames
+            x = tf.pad(x, [[0, 0], [0, pad], [0, 0]], constant_values=self.silence)
+            return tf.reshape(x, (-1, self.patch_frames, self.bands, 1))
+
+    class PatchPooling(tf.keras.layers.Layer):
+        """(n * n_patches, d) -> (n, d): the mean or max over a clip's patches."""
+
+        def __init__(self, n_patches, pooling, **kwargs):
+            super().__init__(name="patch_pooling", **kwargs)
+            self.n_patches, self.pooling = n_patches, pooling
+            # a mean shares relevance in proportion; a max routes it to the winner
+            self.relevance_rule = "proportional" if pooling != "max" else "rearrange"
+
+        def call(self, x):
+            x = tf.reshape(x, (-1, self.n_patches, x.shape[-1]))
+            if self.pooling == "max":
+                return tf.reduce_max(x, axis=1)
+            return tf.reduce_mean(x, axis=1)
+
+    return {"ClipPatches": ClipPatches, "PatchPooling": PatchPooling}
