@@ -1,7 +1,7 @@
 """
-=====================================================================
+=======================================================================
 Deep Taylor relevance of a pipeline's decision on the input spectrogram
-=====================================================================
+=======================================================================
 
 The paper's Figure 1: a spectrogram network embeds each clip, a dense head
 classifies the embedding, and deep Taylor decomposition takes the head's
