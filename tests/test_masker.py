@@ -50,6 +50,7 @@ def test_minimal_keeps_the_most_relevant_features(data, minimal):
     np.testing.assert_allclose(minimal.feature_relevance_, expected, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_innvestigate_engine_gives_the_same_mask(data, minimal, capsys):
     from sklearn_rbfm._relevance import shutdown_worker
 
