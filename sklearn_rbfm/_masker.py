@@ -273,7 +273,7 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         else:
             self.estimator_ = clone(self._base_estimator()).fit(X, y)
         if self.cv is None:
-            relevance = self._relevance(self.estimator_, X_checked)
+            relevance = self._relevance(self.estimator_, X_checked, X)
         else:
             relevance = self._out_of_fold_relevance(X, X_checked, y, groups)
         self.feature_relevance_ = relevance.mean(axis=0, dtype=np.float64)
@@ -297,13 +297,17 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
             return int(self.n_features)
         return max(1, int(self.n_features * n_in))
 
-    def _relevance(self, estimator, X):
+    def _relevance(self, estimator, X, X_given):
+        """Relevance of the validated ``X``.
+
+        ``X_given`` is ``X`` as passed, with any feature names, for ``predict``.
+        """
         from .explain import compute_relevance
 
         model = _keras_model(estimator)
         # the class each sample is explained for is the estimator's own
         # decision, as a column of its classes_
-        predicted = np.asarray(estimator.predict(X))
+        predicted = np.asarray(estimator.predict(X_given))
         target = np.searchsorted(estimator.classes_, predicted).astype(np.int64)
         starts = range(0, len(X), self.batch_size)
         if self.verbose:
@@ -332,7 +336,7 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         seen = np.zeros(len(X_checked), dtype=bool)
         for train, test in cv.split(X_checked, y, groups):
             fold = clone(self._base_estimator()).fit(_take(X, train), y[train])
-            relevance[test] = self._relevance(fold, X_checked[test])
+            relevance[test] = self._relevance(fold, X_checked[test], _take(X, test))
             seen[test] = True
         if not seen.all():
             raise ValueError(
@@ -363,8 +367,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         if self.strategy == "minimal":
             return super().transform(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return _zero_above_mean(X, self._relevance(self.estimator_, X))
+        X_checked = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _zero_above_mean(X_checked, self._relevance(self.estimator_, X_checked, X))
 
 
 def _zero_above_mean(X, relevance):
