@@ -1,5 +1,10 @@
 """Relevance of a Keras model's decisions per input feature, with iNNvestigate.
 
+This is the reference engine, ``compute_relevance(..., engine="innvestigate")``
+of :mod:`sklearn_rbfm.explain`; the default native engine
+(:mod:`sklearn_rbfm.explain._native`) computes the same relevances in the
+calling process and is tested against this one.
+
 Design
 ------
 iNNvestigate 2.x only works with TensorFlow's eager execution switched off,
