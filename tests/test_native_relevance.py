@@ -149,6 +149,31 @@ def test_deep_taylor_after_global_average_pooling_matches_hand_computation():
     np.testing.assert_allclose(R, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_input_layer_rules_match_hand_computation():
+    inputs = tf.keras.Input(shape=(4,), name="x")
+    hidden = layers.Dense(5, activation="relu", use_bias=False, name="h")(inputs)
+    outputs = layers.Dense(2, use_bias=False, name="out")(hidden)
+    model = _seeded(tf.keras.Model(inputs, outputs), 12)
+    w1, w2 = (w.astype(np.float64) for w in model.get_weights())
+    X = np.random.RandomState(13).randn(6, 4)
+    h = np.maximum(X @ w1, 0)
+    logit = h @ w2[:, 1]
+    # z+ at the hidden layer (h >= 0), from max(logit, 0)
+    contrib = h * np.maximum(w2[:, 1], 0)
+    R_hidden = contrib / contrib.sum(axis=1, keepdims=True) * np.maximum(logit, 0)[:, None]
+    # w^2 at the input: R_i = sum_j w_ij^2 / sum_i' w_i'j^2 R_j
+    expected = R_hidden @ (w1**2 / (w1**2).sum(axis=0)).T
+    R = compute_relevance(model, X, "deep_taylor", target=1, input_layer_rule="w_square")
+    np.testing.assert_allclose(R, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(R.sum(axis=1), np.maximum(logit, 0), rtol=1e-4, atol=1e-6)
+    # bounded z^B on [-3, 3]: R_i = (x_i w_ij - l w_ij^+ - h w_ij^-) / z_j * R_j
+    low, high = -3.0, 3.0
+    parts = (X[:, :, None] * w1 - low * np.maximum(w1, 0) - high * np.minimum(w1, 0))
+    expected = (parts / parts.sum(axis=1, keepdims=True) * R_hidden[:, None, :]).sum(axis=2)
+    R = compute_relevance(model, X, "deep_taylor.bounded", target=1, low=low, high=high)
+    np.testing.assert_allclose(R, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_batch_normalisation_after_dense_is_folded():
     inputs = tf.keras.Input(shape=(6,), name="x")
     hidden = layers.Dense(5, name="d")(inputs)
