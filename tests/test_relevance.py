@@ -198,6 +198,7 @@ def test_importing_the_package_does_not_import_tensorflow():
     code = (
         "import sys, sklearn_rbfm; sklearn_rbfm.KerasMLPClassifier; "
         "sklearn_rbfm.RelevanceMasker; import sklearn_rbfm._relevance; "
+        "import sklearn_rbfm.explain, sklearn_rbfm.explain._pipeline_model; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "assert 'innvestigate' not in sys.modules, 'innvestigate imported'"
     )
