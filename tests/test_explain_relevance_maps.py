@@ -194,3 +194,22 @@ def test_relevance_through_vggish_patches():
     R = relevance_maps(pipe, X[:2], method="lrp.epsilon")
     assert R.shape == (2, 64, 130) and np.isfinite(R).all()
     assert (np.abs(R[:, :, 96:]).sum(axis=(1, 2)) > 0).all()
+
+
+@pytest.mark.slow
+def test_relevance_through_inception_v3():
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+    from sklearn_rbfm.explain._pipeline_model import joined_model
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(8, 32, 40).astype(np.float32)
+    y = np.arange(8) % 2
+    pipe = make_pipeline(
+        CNNEmbedder("inception_v3", weights=None, input_size=(75, 75), random_state=0),
+        KerasMLPClassifier((8,), epochs=2, random_state=0),
+    ).fit(X, y)
+    model, flat, _ = joined_model(pipe, 0, X[:2])
+    np.testing.assert_allclose(model.predict(flat, verbose=0), pipe.predict_proba(X[:2]),
+                               rtol=1e-4, atol=1e-6)
+    R = relevance_maps(pipe, X[:2], method="deep_taylor")
+    assert R.shape == (2, 32, 40) and np.isfinite(R).all() and (R.sum(axis=(1, 2)) > 0).all()
