@@ -11,16 +11,16 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._relevance import ANALYZERS, compute_relevance
+from ._relevance_worker import ANALYZERS
 
 
 class RelevanceMasker(SelectorMixin, BaseEstimator):
     """Mask features by the relevance of a base model's decisions.
 
     Fits a base model (by default :class:`KerasMLPClassifier`), explains every
-    training sample with an iNNvestigate analyzer (deep Taylor decomposition by
-    default: the relevance of the predicted class, propagated back to each
-    input feature) and masks features accordingly:
+    training sample with a relevance method (deep Taylor decomposition by
+    default: the relevance of the class the base model predicts, propagated
+    back to each input feature) and masks features accordingly:
 
     - ``strategy="minimal"`` keeps the ``n_features`` features with the
       highest mean relevance over the training set. It is a feature selector
@@ -36,9 +36,9 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
       explained at ``transform`` time by ``estimator_``, so ``transform``
       runs the relevance analysis each time it is called.
 
-    The analysis runs in a reusable worker process in TensorFlow's graph mode;
-    the calling process, its Keras models and ``estimator_`` stay in eager
-    mode and are unaffected (see Notes).
+    The analysis runs in the calling process with the package's native,
+    eager relevance engine; ``engine="innvestigate"`` uses iNNvestigate in a
+    worker process instead (see Notes).
 
     Parameters
     ----------
@@ -49,10 +49,10 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         ``prefit=True``.
 
     method : str, default="deep_taylor"
-        Relevance method, an iNNvestigate analyzer name: one of
-        ``"deep_taylor"``, ``"lrp.z"``, ``"lrp.epsilon"``,
-        ``"lrp.alpha_1_beta_0"``, ``"gradient"``, ``"input_t_gradient"``,
-        ``"integrated_gradients"``, ``"smoothgrad"``, ... .
+        Relevance method: one of ``"deep_taylor"``, ``"lrp.z"``,
+        ``"lrp.epsilon"``, ``"lrp.alpha_1_beta_0"``, ``"gradient"``,
+        ``"input_t_gradient"``, ``"integrated_gradients"``, ``"smoothgrad"``,
+        ... (all listed in :func:`~sklearn_rbfm.explain.compute_relevance`).
 
     strategy : {"minimal", "negative"}, default="minimal"
         How relevance becomes a mask (see above).
@@ -83,7 +83,14 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         ``"lrp.epsilon"``, ``{"steps": 32}`` for ``"integrated_gradients"``).
 
     batch_size : int, default=256
-        Samples analysed at once; bounds the worker's memory.
+        Samples analysed at once; bounds the memory used.
+
+    engine : {"native", "innvestigate"}, default="native"
+        Relevance engine: the package's own, in the calling process, or
+        iNNvestigate in a graph-mode worker process (the reference).
+
+    verbose : int, default=0
+        Show a progress bar over the batches being explained.
 
     Attributes
     ----------
@@ -111,11 +118,12 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
 
     Notes
     -----
-    iNNvestigate needs TensorFlow's graph mode, which is process-wide. The
-    relevance engine therefore sends each model's architecture and weights to
+    The native engine computes relevance eagerly in the calling process and
+    gives iNNvestigate's results on the networks both can analyse.
+    iNNvestigate needs TensorFlow's graph mode, which is process-wide, so
+    ``engine="innvestigate"`` sends each model's architecture and weights to
     one long-lived worker process (started on the first analysis) that runs
-    in graph mode and caches an analyzer per model. ``fit`` and ``transform``
-    never change TensorFlow's mode in the calling process.
+    in graph mode. Neither changes TensorFlow's mode in the calling process.
 
     Unlike a selector, ``fit(X).transform(X)`` and ``fit_transform(X)`` differ
     for ``strategy="negative"`` when ``cv`` is set: ``fit_transform`` masks the
@@ -151,6 +159,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         "cv": ["cv_object"],
         "method_kwargs": [dict, None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "engine": [StrOptions({"native", "innvestigate"})],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -164,6 +174,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         cv=None,
         method_kwargs=None,
         batch_size=256,
+        engine="native",
+        verbose=0,
     ):
         self.estimator = estimator
         self.method = method
@@ -173,6 +185,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         self.cv = cv
         self.method_kwargs = method_kwargs
         self.batch_size = batch_size
+        self.engine = engine
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -258,9 +272,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
             self.estimator_ = copy.deepcopy(self.estimator)
         else:
             self.estimator_ = clone(self._base_estimator()).fit(X, y)
-        model = _keras_model(self.estimator_)
         if self.cv is None:
-            relevance = self._relevance(model, X_checked)
+            relevance = self._relevance(self.estimator_, X_checked, X)
         else:
             relevance = self._out_of_fold_relevance(X, X_checked, y, groups)
         self.feature_relevance_ = relevance.mean(axis=0, dtype=np.float64)
@@ -284,14 +297,38 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
             return int(self.n_features)
         return max(1, int(self.n_features * n_in))
 
-    def _relevance(self, model, X):
-        return compute_relevance(
-            model,
-            X,
-            method=self.method,
-            batch_size=self.batch_size,
-            **(self.method_kwargs or {}),
-        )
+    def _relevance(self, estimator, X, X_given):
+        """Relevance of the validated ``X``.
+
+        ``X_given`` is ``X`` as passed, with any feature names, for ``predict``.
+        """
+        from .explain import compute_relevance
+
+        model = _keras_model(estimator)
+        # the class each sample is explained for is the estimator's own
+        # decision, as a column of its classes_
+        predicted = np.asarray(estimator.predict(X_given))
+        target = np.searchsorted(estimator.classes_, predicted).astype(np.int64)
+        starts = range(0, len(X), self.batch_size)
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="relevance", unit="batch")
+        parts = [
+            compute_relevance(
+                model,
+                X[start : start + self.batch_size],
+                method=self.method,
+                target=target[start : start + self.batch_size],
+                batch_size=self.batch_size,
+                engine=self.engine,
+                **(self.method_kwargs or {}),
+            )
+            for start in starts
+        ]
+        if not parts:
+            return np.zeros(X.shape, dtype=np.float32)
+        return np.concatenate(parts, axis=0)
 
     def _out_of_fold_relevance(self, X, X_checked, y, groups):
         cv = check_cv(self.cv, y, classifier=True)
@@ -299,7 +336,7 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         seen = np.zeros(len(X_checked), dtype=bool)
         for train, test in cv.split(X_checked, y, groups):
             fold = clone(self._base_estimator()).fit(_take(X, train), y[train])
-            relevance[test] = self._relevance(_keras_model(fold), X_checked[test])
+            relevance[test] = self._relevance(fold, X_checked[test], _take(X, test))
             seen[test] = True
         if not seen.all():
             raise ValueError(
@@ -330,8 +367,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         if self.strategy == "minimal":
             return super().transform(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return _zero_above_mean(X, self._relevance(_keras_model(self.estimator_), X))
+        X_checked = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _zero_above_mean(X_checked, self._relevance(self.estimator_, X_checked, X))
 
 
 def _zero_above_mean(X, relevance):

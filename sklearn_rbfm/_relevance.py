@@ -1,5 +1,10 @@
 """Relevance of a Keras model's decisions per input feature, with iNNvestigate.
 
+This is the reference engine, ``compute_relevance(..., engine="innvestigate")``
+of :mod:`sklearn_rbfm.explain`; the default native engine
+(:mod:`sklearn_rbfm.explain._native`) computes the same relevances in the
+calling process and is tested against this one.
+
 Design
 ------
 iNNvestigate 2.x only works with TensorFlow's eager execution switched off,
@@ -30,23 +35,9 @@ import threading
 
 import numpy as np
 
-ANALYZERS = (
-    "deep_taylor",
-    "deep_taylor.bounded",
-    "lrp.z",
-    "lrp.z_plus",
-    "lrp.epsilon",
-    "lrp.w_square",
-    "lrp.flat",
-    "lrp.alpha_1_beta_0",
-    "lrp.alpha_2_beta_1",
-    "gradient",
-    "input_t_gradient",
-    "integrated_gradients",
-    "smoothgrad",
-    "guided_backprop",
-    "deconvnet",
-)
+from . import _relevance_worker
+from ._relevance_worker import ANALYZERS, REUSABLE
+
 
 _CHUNK_BYTES = 64 * 2**20
 _LOCK = threading.Lock()
@@ -240,8 +231,6 @@ def _resolve_targets(model, plan, X, target, batch_size):
 
 def _model_keys(model, method, kwargs):
     """Cache keys: (architecture, method, arguments) and the weights."""
-    from ._relevance_worker import REUSABLE
-
     weights = hashlib.sha1()
     for w in model.get_weights():
         weights.update(np.ascontiguousarray(w).tobytes())
@@ -254,8 +243,6 @@ def _model_keys(model, method, kwargs):
 
 
 def _analyze_chunk(key, weights_key, plan, model, method, kwargs, X, targets, batch_size):
-    from . import _relevance_worker
-
     def payload():
         return {"config": plan.analysis_config(), "weights": plan.analysis_weights(model)}
 
@@ -276,8 +263,6 @@ def _get_executor():
     with _LOCK:
         if _EXECUTOR is None:
             from joblib.externals.loky import ProcessPoolExecutor
-
-            from . import _relevance_worker
 
             # A private pool, not loky's shared reusable one: joblib.Parallel
             # would otherwise reconfigure it (and its graph-mode initializer).

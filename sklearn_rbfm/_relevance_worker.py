@@ -4,8 +4,9 @@ iNNvestigate 2.x needs TensorFlow's graph mode, which is process-wide. Its
 functions only ever run in the worker process started by
 :mod:`sklearn_rbfm._relevance`, whose initializer switches eager execution off
 before any Keras model exists there; the calling process only reads
-:data:`REUSABLE`. TensorFlow and iNNvestigate are imported inside the
-functions, so importing this module is cheap.
+:data:`ANALYZERS` and :data:`REUSABLE`. This module imports nothing from the
+package (no import cycle), and TensorFlow and iNNvestigate only inside the
+functions, so importing it is cheap.
 """
 
 import os
@@ -14,7 +15,24 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ._relevance import ANALYZERS
+ANALYZERS = (
+    "deep_taylor",
+    "deep_taylor.bounded",
+    "lrp.z",
+    "lrp.z_plus",
+    "lrp.epsilon",
+    "lrp.w_square",
+    "lrp.flat",
+    "lrp.alpha_beta",
+    "lrp.alpha_1_beta_0",
+    "lrp.alpha_2_beta_1",
+    "gradient",
+    "input_t_gradient",
+    "integrated_gradients",
+    "smoothgrad",
+    "guided_backprop",
+    "deconvnet",
+)
 
 # Analyzers live in one TensorFlow graph, and building a new one gets slower
 # as that graph grows; beyond this many the graph is cleared, which bounds

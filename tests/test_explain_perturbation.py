@@ -16,12 +16,12 @@ def linear_problem():
     return clf, X, y, relevance
 
 
-@pytest.mark.parametrize("baseline", ["zero", "mean", "noise"])
-def test_relevance_order_drops_faster_than_random(linear_problem, baseline):
+@pytest.mark.parametrize("fill", ["zero", "min", "mean", "noise", 0.5])
+def test_relevance_order_drops_faster_than_random(linear_problem, fill):
     clf, X, y, R = linear_problem
     # (random_state=0 would draw the very noise that X is made of)
     result = perturbation_curve(clf, X, y, R, steps=6, max_fraction=0.3,
-                                baseline=baseline, random_state=1)
+                                fill=fill, random_state=1)
     assert result.fractions.shape == result.scores.shape == (7,)
     assert result.fractions[0] == 0 and result.fractions[-1] == pytest.approx(0.3)
     assert result.scores[0] == result.random_scores[0]
@@ -46,8 +46,8 @@ def test_scoring_and_3d_relevance(linear_problem):
 
 def test_repeatable(linear_problem):
     clf, X, y, R = linear_problem
-    a = perturbation_curve(clf, X, y, R, steps=3, baseline="noise", random_state=1)
-    b = perturbation_curve(clf, X, y, R, steps=3, baseline="noise", random_state=1)
+    a = perturbation_curve(clf, X, y, R, steps=3, fill="noise", random_state=1)
+    b = perturbation_curve(clf, X, y, R, steps=3, fill="noise", random_state=1)
     np.testing.assert_array_equal(a.random_scores, b.random_scores)
     np.testing.assert_array_equal(a.scores, b.scores)
 
@@ -56,8 +56,8 @@ def test_errors(linear_problem):
     clf, X, y, R = linear_problem
     with pytest.raises(ValueError, match="one relevance value per input value"):
         perturbation_curve(clf, X, y, R[:, :10])
-    with pytest.raises(ValueError, match="baseline must be"):
-        perturbation_curve(clf, X, y, R, baseline="blur")
+    with pytest.raises(ValueError, match="fill must be 'zero', 'min'"):
+        perturbation_curve(clf, X, y, R, fill="blur")
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         perturbation_curve(clf, X, y, R, steps=0)
     with pytest.raises(ValueError, match="y has 3 labels"):
@@ -67,6 +67,21 @@ def test_errors(linear_problem):
     svc = LinearSVC().fit(X, y)
     with pytest.raises(ValueError, match="no predict_proba; pass scoring"):
         perturbation_curve(svc, X, y, R)
+
+
+def test_fill_values_and_the_deprecated_baseline(linear_problem):
+    clf, X, y, R = linear_problem
+    # every input removed: the model sees the fill value everywhere
+    for fill, value in [(0.5, np.full_like(X, 0.5)),
+                        ("min", np.repeat(X.min(axis=1, keepdims=True), X.shape[1], 1)),
+                        ("mean", np.broadcast_to(X.mean(axis=0), X.shape))]:
+        result = perturbation_curve(clf, X, y, R, steps=1, fill=fill, random_state=0)
+        proba = clf.predict_proba(value)[np.arange(len(y)), y].mean()
+        assert result.scores[-1] == pytest.approx(proba)
+    with pytest.warns(FutureWarning, match="renamed fill"):
+        old = perturbation_curve(clf, X, y, R, steps=2, baseline="mean", random_state=0)
+    new = perturbation_curve(clf, X, y, R, steps=2, fill="mean", random_state=0)
+    np.testing.assert_array_equal(old.scores, new.scores)
 
 
 def test_feature_relevance_of_a_relevance_masker():

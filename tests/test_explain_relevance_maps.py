@@ -84,7 +84,7 @@ def test_errors(spectrogram_net):
         relevance_maps(LogisticRegression().fit(X, np.arange(len(X)) % 2), X[:2])
 
 
-def test_networks_it_cannot_analyse_quickly_are_refused(spectrogram_net):
+def test_batch_normalisation_is_native_only(spectrogram_net):
     import tensorflow as tf
 
     clf, X, _ = spectrogram_net
@@ -95,8 +95,68 @@ def test_networks_it_cannot_analyse_quickly_are_refused(spectrogram_net):
     odd = KerasCNNClassifier()
     odd.__dict__.update(clf.__dict__)
     odd.model_ = tf.keras.Model(inputs, outputs)
-    with pytest.raises(ValueError, match=r"Layer 'bn' \(BatchNormalization\).*RELAX"):
-        relevance_maps(odd, X[:2])
+    with pytest.raises(ValueError, match=r"Layer 'bn' \(BatchNormalization\).*engine='native'"):
+        relevance_maps(odd, X[:2], engine="innvestigate")
+    R = relevance_maps(odd, X[:2], method="lrp.z")
+    assert R.shape == (2, 8, 8) and np.isfinite(R).all()
+
+
+def test_target_none_is_the_estimators_prediction(spectrogram_net):
+    clf, X, _ = spectrogram_net
+    predicted = clf.predict(X[:10])
+    per_label = relevance_maps(clf, X[:10], method="lrp.epsilon", target=predicted)
+    np.testing.assert_allclose(relevance_maps(clf, X[:10], method="lrp.epsilon"), per_label)
+
+
+@pytest.mark.parametrize("bad, kind", [(np.nan, "NaN"), (np.inf, "an infinite value")])
+def test_non_finite_inputs_are_named(spectrogram_net, bad, kind):
+    clf, X, _ = spectrogram_net
+    X = X[:5].copy()
+    X[3, 17] = bad
+    with pytest.raises(ValueError, match=f"X holds {kind} at sample 3, column 17"):
+        relevance_maps(clf, X)
+    # a transformer that makes a non-finite value is named too
+    pipe = make_pipeline(FunctionTransformer(lambda Z: np.where(Z > 0, np.nan, Z)), clf)
+    with pytest.raises(ValueError, match="the input of KerasCNNClassifier holds NaN at sample 0"):
+        relevance_maps(pipe, np.abs(X[:2]) * 0 + 0.01)
+
+
+def test_relevance_through_a_cnn_embedder_and_a_dense_head():
+    import tensorflow as tf
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+
+    X, y = blobs(n=60)
+    X = X.reshape(60, 8, 8)
+    pipe = make_pipeline(
+        CNNEmbedder("small_cnn", weights=None, random_state=0),
+        StandardScaler(),
+        KerasMLPClassifier((8,), epochs=30, learning_rate=0.01, random_state=0),
+    ).fit(X, y)
+    R = relevance_maps(pipe, X[:6], method="deep_taylor")
+    assert R.shape == (6, 8, 8) and (R >= -1e-5).all() and (R.sum(axis=(1, 2)) > 0).all()
+    # the joined network computes the pipeline's decision ...
+    from sklearn_rbfm.explain._pipeline_model import joined_model
+
+    model, flat, shape = joined_model(pipe, 0, X[:2])
+    assert shape == (8, 8)
+    np.testing.assert_allclose(model.predict(flat, verbose=0), pipe.predict_proba(X[:2]),
+                               rtol=1e-4, atol=1e-5)
+    # ... and its gradient is that of the pipeline: the log-odds
+    # log(p1 / p0) = z1 - z0, by central differences on one bin
+    G = relevance_maps(pipe, X[:2], method="gradient", target=1) - relevance_maps(
+        pipe, X[:2], method="gradient", target=0)
+
+    def log_odds(Z):
+        proba = pipe.predict_proba(Z.reshape(2, 8, 8)).astype(np.float64)
+        return np.log(proba[:, 1] / proba[:, 0])
+
+    for column in (5, 20, 40):
+        step = np.zeros_like(flat)
+        step[:, column] = 1e-3
+        diff = (log_odds(flat + step) - log_odds(flat - step)) / 2e-3
+        np.testing.assert_allclose(G.reshape(2, -1)[:, column], diff, rtol=0.03, atol=1e-3)
 
 
 def test_spectrogram_display_from_estimator(spectrogram_net):
@@ -112,3 +172,44 @@ def test_spectrogram_display_from_estimator(spectrogram_net):
     np.testing.assert_allclose(disp.relevance, expected)
     np.testing.assert_allclose(disp.spectrogram, X[3].reshape(8, 8))
     assert [ax.get_title() for ax in disp.axes_] == ["Spectrogram", "Relevance"]
+
+
+@pytest.mark.slow
+def test_relevance_through_vggish_patches():
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+    from sklearn_rbfm.explain._pipeline_model import joined_model
+
+    rng = np.random.RandomState(0)
+    # 130 frames: two 96-frame patches, the second padded with silence
+    X = (rng.rand(12, 64, 130) * 3 - 8).astype(np.float32)
+    y = np.arange(12) % 2
+    pipe = make_pipeline(
+        CNNEmbedder("vggish", weights=None, random_state=0),
+        KerasMLPClassifier((8,), epochs=2, random_state=0),
+    ).fit(X, y)
+    model, flat, shape = joined_model(pipe, 0, X[:2])
+    assert shape == (64, 130)
+    np.testing.assert_allclose(model.predict(flat, verbose=0), pipe.predict_proba(X[:2]),
+                               rtol=1e-4, atol=1e-6)
+    R = relevance_maps(pipe, X[:2], method="lrp.epsilon")
+    assert R.shape == (2, 64, 130) and np.isfinite(R).all()
+    assert (np.abs(R[:, :, 96:]).sum(axis=(1, 2)) > 0).all()
+
+
+@pytest.mark.slow
+def test_relevance_through_inception_v3():
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+    from sklearn_rbfm.explain._pipeline_model import joined_model
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(8, 32, 40).astype(np.float32)
+    y = np.arange(8) % 2
+    pipe = make_pipeline(
+        CNNEmbedder("inception_v3", weights=None, input_size=(75, 75), random_state=0),
+        KerasMLPClassifier((8,), epochs=2, random_state=0),
+    ).fit(X, y)
+    model, flat, _ = joined_model(pipe, 0, X[:2])
+    np.testing.assert_allclose(model.predict(flat, verbose=0), pipe.predict_proba(X[:2]),
+                               rtol=1e-4, atol=1e-6)
+    R = relevance_maps(pipe, X[:2], method="deep_taylor")
+    assert R.shape == (2, 32, 40) and np.isfinite(R).all() and (R.sum(axis=(1, 2)) > 0).all()

@@ -13,7 +13,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 tf = pytest.importorskip("tensorflow")
 
 from sklearn_rbfm import KerasMLPClassifier, RelevanceMasker  # noqa: E402
-from sklearn_rbfm._relevance import compute_relevance  # noqa: E402
+from sklearn_rbfm.explain import compute_relevance  # noqa: E402
 
 
 def _base():
@@ -48,6 +48,22 @@ def test_minimal_keeps_the_most_relevant_features(data, minimal):
     assert not restored[:, 3:].any()
     expected = compute_relevance(minimal.estimator_.model_, X).mean(axis=0)
     np.testing.assert_allclose(minimal.feature_relevance_, expected, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_innvestigate_engine_gives_the_same_mask(data, minimal, capsys):
+    from sklearn_rbfm._relevance import shutdown_worker
+
+    X, y = data
+    reference = RelevanceMasker(
+        minimal.estimator_, prefit=True, n_features=3, engine="innvestigate", verbose=1
+    ).fit(X, y)
+    shutdown_worker()
+    scale = np.abs(minimal.feature_relevance_).max()
+    np.testing.assert_allclose(reference.feature_relevance_, minimal.feature_relevance_,
+                               rtol=0, atol=1e-4 * scale)
+    np.testing.assert_array_equal(reference.get_support(), minimal.get_support())
+    assert "relevance" in capsys.readouterr().err
 
 
 def test_n_features_larger_than_the_input_is_an_error(data):
@@ -167,3 +183,18 @@ def test_users_eager_model_keeps_working(data):
     later.compile(optimizer="sgd", loss="mse")
     later.fit(X[:16], y[:16], epochs=1, verbose=0)
     assert later.predict(X[:3], verbose=0).shape == (3, 1)
+
+
+def test_relevance_display_takes_ax_by_keyword(minimal):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sklearn_rbfm.plotting import RelevanceDisplay
+
+    _, ax = plt.subplots()
+    display = RelevanceDisplay(minimal.feature_relevance_, support=minimal.support_)
+    with pytest.raises(TypeError):
+        display.plot(ax)
+    assert display.plot(ax=ax).ax_ is ax and display.figure_ is ax.figure
+    plt.close("all")

@@ -1,4 +1,4 @@
-"""The relevance engine: iNNvestigate in a graph-mode worker, eager caller."""
+"""The iNNvestigate reference engine: a graph-mode worker, eager caller."""
 
 import os
 import signal
@@ -198,8 +198,20 @@ def test_importing_the_package_does_not_import_tensorflow():
     code = (
         "import sys, sklearn_rbfm; sklearn_rbfm.KerasMLPClassifier; "
         "sklearn_rbfm.RelevanceMasker; import sklearn_rbfm._relevance; "
+        "import sklearn_rbfm.explain, sklearn_rbfm.explain._pipeline_model; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'; "
         "assert 'innvestigate' not in sys.modules, 'innvestigate imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_worker_module_imports_nothing_from_the_package():
+    # no import cycle between the engine and its worker: the worker module
+    # loads alone, without sklearn_rbfm._relevance
+    code = (
+        "import sys, sklearn_rbfm._relevance_worker as w; "
+        "assert 'sklearn_rbfm._relevance' not in sys.modules; "
+        "assert 'deep_taylor' in w.ANALYZERS and 'smoothgrad' not in w.REUSABLE"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

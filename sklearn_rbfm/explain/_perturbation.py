@@ -1,6 +1,7 @@
 """Faithfulness of relevance: perturbation (pixel-flipping) curves and AOPC."""
 
-from numbers import Integral
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.metrics import check_scoring
@@ -15,15 +16,16 @@ def perturbation_curve(
     *,
     steps=10,
     max_fraction=1.0,
-    baseline="zero",
+    fill="zero",
     scoring=None,
     random_state=None,
+    baseline="deprecated",
 ):
     """Score a model while its most relevant inputs are removed, step by step.
 
     The perturbation (pixel-flipping) test of Samek et al. (2017): for each
     sample, the input bins (or features) are ordered by decreasing relevance
-    and removed -- replaced by ``baseline`` -- in ``steps`` equal portions
+    and removed -- replaced by ``fill`` -- in ``steps`` equal portions
     up to ``max_fraction`` of them; after each portion the model is scored
     again. A faithful relevance makes the score fall fast. The area over the
     perturbation curve, AOPC ``= mean_k (score_0 - score_k)`` over the
@@ -54,10 +56,12 @@ def perturbation_curve(
     max_fraction : float, default=1.0
         Fraction of the inputs removed at the last step.
 
-    baseline : {"zero", "mean", "noise"}, default="zero"
-        What replaces a removed value: 0, the mean of that input over ``X``,
-        or Gaussian noise with that input's mean and standard deviation over
-        ``X``.
+    fill : {"zero", "min", "mean", "noise"} or float, default="zero"
+        What replaces a removed value (named as in
+        :class:`~sklearn_rbfm.explain.RELAX`): 0, the sample's smallest
+        value (a spectrogram's floor), the mean of that input over ``X``,
+        Gaussian noise with that input's mean and standard deviation over
+        ``X``, or the given number.
 
     scoring : str, callable or None, default=None
         None scores the mean predicted probability of the true class (a
@@ -65,7 +69,10 @@ def perturbation_curve(
         scorer name or callable ``scorer(estimator, X, y)``.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the random order and the noise baseline.
+        Seeds the random order and the noise fill.
+
+    baseline : str
+        Deprecated alias of ``fill``; will be removed in the next release.
 
     Returns
     -------
@@ -100,9 +107,18 @@ def perturbation_curve(
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
     if not 0 < max_fraction <= 1:
         raise ValueError(f"max_fraction must be in (0, 1], got {max_fraction!r}.")
-    if baseline not in ("zero", "mean", "noise"):
+    if not (isinstance(baseline, str) and baseline == "deprecated"):
+        warnings.warn(
+            "perturbation_curve's baseline parameter was renamed fill; "
+            "baseline will be removed in the next release.",
+            FutureWarning,
+        )
+        fill = baseline
+    if isinstance(fill, bool) or not (
+        isinstance(fill, Real) or fill in ("zero", "min", "mean", "noise")
+    ):
         raise ValueError(
-            f"baseline must be 'zero', 'mean' or 'noise', got {baseline!r}."
+            f"fill must be 'zero', 'min', 'mean', 'noise' or a number, got {fill!r}."
         )
     X = np.asarray(X)
     y = np.asarray(y)
@@ -124,7 +140,7 @@ def perturbation_curve(
         raise ValueError("relevance contains NaN or infinite values.")
     rng = check_random_state(random_state)
     score = _scorer(estimator, scoring)
-    fill = _baseline_values(flat, baseline, rng)
+    fill = _fill_values(flat, fill, rng)
     n_inputs = flat.shape[1]
     counts = np.round(
         np.linspace(0.0, max_fraction, steps + 1) * n_inputs
@@ -164,11 +180,15 @@ def _scorer(estimator, scoring):
     return true_class_probability
 
 
-def _baseline_values(flat, baseline, rng):
-    if baseline == "zero":
+def _fill_values(flat, fill, rng):
+    if fill == "zero":
         return np.zeros_like(flat)
+    if isinstance(fill, Real):
+        return np.full_like(flat, float(fill))
+    if fill == "min":
+        return np.broadcast_to(flat.min(axis=1, keepdims=True), flat.shape)
     mean = flat.mean(axis=0)
-    if baseline == "mean":
+    if fill == "mean":
         return np.broadcast_to(mean, flat.shape)
     return mean + flat.std(axis=0) * rng.randn(*flat.shape)
 

@@ -4,11 +4,11 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-# Layers iNNvestigate analyses quickly. Models with other layers (the
-# Inception family's Concatenate/BatchNormalization graphs of hundreds of
-# layers) made even the gradient analyzer run for more than 15 minutes, so
-# they are refused up front instead of hanging.
-_SUPPORTED_LAYERS = frozenset(
+# Layers iNNvestigate analyses quickly (engine="innvestigate"). Models with
+# other layers (the Inception family's Concatenate/BatchNormalization graphs
+# of hundreds of layers) made even its gradient analyzer run for more than
+# 15 minutes, so that engine refuses them up front instead of hanging.
+_INNVESTIGATE_LAYERS = frozenset(
     {
         "InputLayer",
         "Dense",
@@ -31,20 +31,28 @@ _SUPPORTED_LAYERS = frozenset(
 )
 
 
-def relevance_maps(estimator, X, method="deep_taylor", target=None, *, batch_size=64):
+def relevance_maps(
+    estimator, X, method="deep_taylor", target=None, *, batch_size=64,
+    engine="native", method_kwargs=None,
+):
     """Relevance of every input bin (or sample) for a classifier's decision.
 
     Explains a fitted Keras-based classifier -- a
     :class:`~sklearn_rbfm.KerasCNNClassifier` on spectrograms or waveforms,
     a :class:`~sklearn_rbfm.KerasMLPClassifier`, or a
     :class:`~sklearn.pipeline.Pipeline` ending in one -- with layer-wise
-    relevance propagation, deep Taylor decomposition or gradients
-    (iNNvestigate, run in a separate worker process so that TensorFlow stays
-    eager here and every model keeps working).
+    relevance propagation, deep Taylor decomposition or gradients (see
+    :func:`~sklearn_rbfm.explain.compute_relevance`).
 
     For a pipeline, the steps before the classifier transform ``X`` first and
     the relevance is over the classifier's input (e.g. the spectrogram made
-    by a :class:`~sklearn_rbfm.SpectrogramTransformer`).
+    by a :class:`~sklearn_rbfm.SpectrogramTransformer`). When the pipeline
+    holds a :class:`~sklearn_rbfm.CNNEmbedder` (small CNN, InceptionV3,
+    InceptionResNetV2 or a custom network; followed by the classifier,
+    optionally with a :class:`~sklearn.preprocessing.StandardScaler` in
+    between), the embedder's network and the classifier's are joined into
+    one network and the relevance of the classifier's decision is over the
+    embedder's input spectrogram bins.
 
     Parameters
     ----------
@@ -56,34 +64,44 @@ def relevance_maps(estimator, X, method="deep_taylor", target=None, *, batch_siz
         Inputs of ``estimator``. Spectrograms may be given flat or 3-D.
 
     method : str, default="deep_taylor"
-        Analyzer: ``'deep_taylor'``, ``'lrp.z'``, ``'lrp.epsilon'``,
-        ``'lrp.alpha_1_beta_0'``, ``'gradient'``, ``'input_t_gradient'``,
-        ``'integrated_gradients'``, ``'smoothgrad'`` and the other names of
-        :data:`sklearn_rbfm._relevance.ANALYZERS`.
+        Relevance method, e.g. ``'deep_taylor'``, ``'lrp.z'``,
+        ``'lrp.epsilon'``, ``'lrp.alpha_1_beta_0'``, ``'gradient'``,
+        ``'input_t_gradient'``, ``'integrated_gradients'``, ``'smoothgrad'``
+        (all listed in :func:`~sklearn_rbfm.explain.compute_relevance`).
 
     target : None, label or array-like of labels, default=None
-        Class to explain, as a label of ``classes_``: None explains the
-        predicted class of each sample, one label explains that class for
-        every sample, an array gives one label per sample.
+        Class to explain, as a label of ``classes_``: None explains the class
+        ``estimator.predict`` gives each sample, one label explains that
+        class for every sample, an array gives one label per sample.
 
     batch_size : int, default=64
         Samples analysed at once.
+
+    engine : {"native", "innvestigate"}, default="native"
+        The relevance engine (see
+        :func:`~sklearn_rbfm.explain.compute_relevance`).
+
+    method_kwargs : dict or None, default=None
+        Arguments of the method (e.g. ``{"epsilon": 0.1}``).
 
     Returns
     -------
     relevance : ndarray, float32
         ``(n_samples, n_freq, n_frames)`` for a spectrogram network with a
-        known ``spectrogram_shape``, ``(n_samples, n_audio_samples)`` for a
-        waveform network, otherwise the shape of the classifier's input.
+        known ``spectrogram_shape`` or through a CNNEmbedder,
+        ``(n_samples, n_audio_samples)`` for a waveform network, otherwise
+        the shape of the classifier's input.
 
     Raises
     ------
     ValueError
-        If the method is unknown, or the network holds a layer the analyzers
-        cannot explain in reasonable time (the error names it).
+        If the method is unknown, ``X`` holds NaN or infinite values (the
+        error names the sample and column), or the network holds a layer
+        the method cannot explain (the error names it).
 
     See Also
     --------
+    compute_relevance : Relevance of a bare Keras model.
     RELAX : Explanations of embeddings, by masking.
     perturbation_curve : How faithful a relevance map is.
 
@@ -103,14 +121,57 @@ def relevance_maps(estimator, X, method="deep_taylor", target=None, *, batch_siz
     >>> int(np.abs(R).mean(axis=0).argmax())
     0
     """
-    from .._relevance import ANALYZERS, compute_relevance
+    from ._engine import ENGINES, compute_relevance
+    from ._native import METHODS
+    from .._relevance_worker import ANALYZERS
 
-    if method not in ANALYZERS:
+    valid = METHODS if engine == "native" else ANALYZERS
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'native' or 'innvestigate', got {engine!r}.")
+    if method not in valid:
         raise ValueError(
             f"Unknown relevance method {method!r}. Valid methods are: "
-            f"{', '.join(ANALYZERS)}."
+            f"{', '.join(valid)}."
         )
-    final, X = _final_step_input(estimator, X)
+    check_finite(X, "X")
+    final, model, X_in, shape = _explained_network(estimator, X)
+    if engine == "innvestigate":
+        _check_analysable(model)
+    check_finite(X_in, f"the input of {type(final).__name__}")
+    relevance = compute_relevance(
+        model,
+        X_in,
+        method=method,
+        target=_target_indices(estimator, final, X, target, len(X_in)),
+        batch_size=batch_size,
+        engine=engine,
+        **(method_kwargs or {}),
+    )
+    if shape is not None:
+        return relevance.reshape((len(X_in),) + tuple(shape))
+    return relevance
+
+
+def check_finite(X, what):
+    """Raise naming the first sample and column of ``X`` that is NaN or infinite."""
+    values = np.asarray(X)
+    if not np.issubdtype(values.dtype, np.number):
+        return
+    flat = values.reshape(len(values), -1)
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        kind = "NaN" if np.isnan(flat[row, column]) else "an infinite value"
+        raise ValueError(
+            f"{what} holds {kind} at sample {row}, column {column} "
+            f"({int(bad.sum())} non-finite values in all); relevance of a "
+            "non-finite input is undefined. Impute or drop those samples first."
+        )
+
+
+def _explained_network(estimator, X):
+    """(final step, Keras model to explain, its input, relevance map shape)."""
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
     check_is_fitted(final)
     model = getattr(final, "model_", None)
     if model is None or not hasattr(model, "to_json"):
@@ -119,7 +180,17 @@ def relevance_maps(estimator, X, method="deep_taylor", target=None, *, batch_siz
             "relevance_maps explains KerasCNNClassifier, KerasMLPClassifier "
             "or a Pipeline ending in one."
         )
-    _check_analysable(model)
+    if isinstance(estimator, Pipeline):
+        from ._pipeline_model import embedder_position, joined_model
+
+        position = embedder_position(estimator)
+        if position is not None:
+            head = estimator[:position]
+            X = head.transform(X) if len(head) else X
+            return (final, *joined_model(estimator, position, X))
+        head = estimator[:-1]
+        if len(head):
+            X = head.transform(X)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim == 3:
         X = X.reshape(len(X), -1)
@@ -128,46 +199,30 @@ def relevance_maps(estimator, X, method="deep_taylor", target=None, *, batch_siz
             f"X has shape {X.shape}, but {type(final).__name__} was fitted on "
             f"{final.n_features_in_} features per sample."
         )
-    relevance = compute_relevance(
-        model,
-        X,
-        method=method,
-        target=_target_indices(final, target, len(X)),
-        batch_size=batch_size,
-    )
     shape = getattr(final, "input_shape_", None)
-    if shape is not None and getattr(final, "spectrogram_shape", None) is not None:
-        return relevance.reshape((len(X),) + tuple(shape))
-    return relevance
-
-
-def _final_step_input(estimator, X):
-    if isinstance(estimator, Pipeline):
-        head = estimator[:-1]
-        if len(head):
-            X = head.transform(X)
-        return estimator[-1], X
-    return estimator, X
+    if shape is None or getattr(final, "spectrogram_shape", None) is None:
+        shape = None
+    return final, model, X, shape
 
 
 def _check_analysable(model):
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind not in _SUPPORTED_LAYERS:
+        if kind not in _INNVESTIGATE_LAYERS:
             raise ValueError(
                 f"Layer {layer.name!r} ({kind}) of {model.name!r} is not "
-                "supported by relevance_maps: the relevance analyzers handle "
+                "supported by engine='innvestigate': its analyzers handle "
                 "plain convolutional and dense networks (Conv, Dense, pooling, "
-                "Flatten, Reshape, Dropout). Networks of the Inception family "
-                "(Concatenate, BatchNormalization, hundreds of layers) take "
-                "too long to analyse; explain them with RELAX instead."
+                "Flatten, Reshape, Dropout) and take too long on the Inception "
+                "family. Use the default engine='native'."
             )
 
 
-def _target_indices(final, target, n_samples):
-    if target is None:
-        return None
+def _target_indices(estimator, final, X, target, n_samples):
     classes = final.classes_
+    if target is None:
+        # the estimator's own decision, not a float32 forward pass
+        target = estimator.predict(X)
     labels = np.asarray(target)
     single = labels.ndim == 0
     labels = np.atleast_1d(labels)

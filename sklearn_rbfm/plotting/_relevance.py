@@ -107,7 +107,7 @@ class RelevanceDisplay:
         )
         return display.plot(ax=ax, n_labels=n_labels, **kwargs)
 
-    def plot(self, ax=None, *, n_labels=5, kept_color="C0", dropped_color="C7"):
+    def plot(self, *, ax=None, n_labels=5, kept_color="C0", dropped_color="C7"):
         """Draw the profile.
 
         Parameters
