@@ -25,10 +25,6 @@ WINDOW = 3 * SR  # BirdNET scores 3 s windows
 EMBEDDING_DIM = 1024
 MODEL_FILE = os.path.join("models", "analyzer", "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite")
 PUBLISHED = "https://github.com/kahst/BirdNET-Analyzer (CC BY-NC-SA 4.0)"
-# A waveform lives in [-1, 1] (full scale); float audio may overshoot a little
-# after resampling, but not to twice full scale. Log-mel and decibel
-# spectrograms reach far beyond (VGGish's log offset alone gives -4.6).
-_MAX_WAVEFORM_PEAK = 2.0
 _SPECTROGRAM_NAME = re.compile(r"f\d+_t\d+")
 
 
@@ -53,25 +49,15 @@ def default_model_path():
     return path
 
 
-# TFLite's CPU kernels (XNNPACK) compute the rows of a batch in groups; a
-# window's embedding is the same to the last bit in every batch whose size is
-# a multiple of this, and at every position in it, but can differ by a few
-# 1e-7 in other batch sizes (a lone window, the last row of an odd batch).
-ROW_GROUP = 4
-
-
-def group_rows(n_windows):
-    """``n_windows`` rounded up to a whole number of row groups."""
-    return -(-int(n_windows) // ROW_GROUP) * ROW_GROUP
-
-
 class BirdNETRunner:
     """Run BirdNET on batches of 3 s windows, returning 1024-d embeddings.
 
-    Every call runs a whole number of row groups (see ``ROW_GROUP``): a
-    window's embedding then does not depend on the batch it comes in, nor
-    on its place there, and a short batch costs at most three padded windows.
-    The input tensor is resized only when the batch size changes.
+    Each call runs exactly the windows it is given, up to ``max_windows`` at
+    a time: a short last batch is not padded, the input tensor is resized
+    (cheap) instead. TFLite's CPU kernels (XNNPACK) round the last bit of a
+    window's embedding differently depending on the batch size and its place
+    in the batch (differences of about 1e-6), so batching affects nothing
+    beyond that.
     """
 
     def __init__(self, model_path, max_windows, num_threads=1):
@@ -87,7 +73,7 @@ class BirdNETRunner:
                 f"Could not load {os.fspath(model_path)!r} as a TFLite model "
                 f"({exc}); BirdNET needs {os.path.basename(MODEL_FILE)} ({PUBLISHED})."
             ) from exc
-        self.max_windows = group_rows(max_windows)
+        self.max_windows = int(max_windows)
         self.num_threads = int(num_threads)
         inp = self.interpreter.get_input_details()[0]
         out = self.interpreter.get_output_details()[0]
@@ -117,23 +103,18 @@ class BirdNETRunner:
     def __call__(self, windows):
         """Embeddings of ``windows`` (n, 144000) float32 -> (n, 1024) float32.
 
-        Batches of up to ``max_windows``; pass a C-contiguous float32 array
-        whose length is a multiple of ``ROW_GROUP`` to avoid any copy.
+        Batches of up to ``max_windows``; a C-contiguous float32 array is
+        handed to the interpreter without a copy of its own.
         """
+        windows = np.ascontiguousarray(windows, dtype=np.float32)
         n = len(windows)
         out = np.empty((n, EMBEDDING_DIM), dtype=np.float32)
         for start in range(0, n, self.max_windows):
             chunk = windows[start : start + self.max_windows]
-            rows = group_rows(len(chunk))
-            if rows != len(chunk):
-                padded = np.zeros((rows, WINDOW), dtype=np.float32)
-                padded[: len(chunk)] = chunk
-                chunk = padded
-            self._resize(rows)
+            self._resize(len(chunk))
             self.interpreter.set_tensor(self._input, chunk)
             self.interpreter.invoke()
-            stop = min(start + self.max_windows, n)
-            out[start:stop] = self.interpreter.get_tensor(self._embedding)[: stop - start]
+            out[start : start + len(chunk)] = self.interpreter.get_tensor(self._embedding)
         return out
 
 
@@ -205,6 +186,12 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         or the path of a BirdNET V2.4 ``.tflite`` file.
     pooling : {'avg', 'max'}, default='avg'
         How the windows of a clip are pooled.
+    max_amplitude : float or None, default=2.0
+        Refuse input whose absolute value exceeds this, as not audio: a
+        waveform lies in [-1, 1] (full scale) and may overshoot a little
+        after resampling, while log-mel and decibel spectrograms reach far
+        beyond (VGGish's log offset alone gives -4.6). None accepts any
+        value, e.g. for calibrated recordings in physical units.
     batch_size : int, default=32
         Clips per interpreter call; memory holds ``batch_size`` times the
         windows per clip times 144,000 floats.
@@ -237,12 +224,12 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
     Notes
     -----
     Waveforms are floats in [-1, 1] (integer PCM is scaled by its full
-    scale, int16 by 2**15). Input reaching twice full scale, or columns named
+    scale, int16 by 2**15). Input beyond ``max_amplitude``, or columns named
     like spectrogram cells ``f{i}_t{j}``, is refused: it is a spectrogram,
-    not audio. A clip's embedding does not depend on the other clips, their
-    order or ``batch_size``: every interpreter call runs a multiple of four
-    windows, which TFLite computes alike whatever their place in the batch.
-    The fitted embedder pickles without its interpreter, which is loaded
+    not audio. The same clips in the same order give the same embeddings to
+    the last bit; in other batches (other clips, order or ``batch_size``)
+    TFLite's kernels may round a clip's embedding differently, by about
+    1e-6. The fitted embedder pickles without its interpreter, which is loaded
     again on first use; one fitted embedder should not transform from two
     threads at once.
 
@@ -262,6 +249,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         "playback_rate": [Interval(Real, 0, None, closed="neither")],
         "weights": [StrOptions({"default"}), str, os.PathLike],
         "pooling": [StrOptions({"avg", "max"})],
+        "max_amplitude": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
@@ -274,6 +262,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         playback_rate=1.0,
         weights="default",
         pooling="avg",
+        max_amplitude=2.0,
         batch_size=32,
         n_jobs=None,
         verbose=0,
@@ -282,6 +271,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         self.playback_rate = playback_rate
         self.weights = weights
         self.pooling = pooling
+        self.max_amplitude = max_amplitude
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.verbose = verbose
@@ -339,11 +329,10 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         runner = self._runner(batch_size)
         sr = self._apparent_sr()
         n_windows = self.n_windows_
-        # One buffer for the whole call, a whole number of row groups long:
-        # each clip's samples land at the start of its windows, whose
-        # zero-padded tails are never written, and the runner reads the
-        # buffer in place.
-        buffer = np.zeros((group_rows(batch_size * n_windows), WINDOW), dtype=np.float32)
+        # One buffer for the whole call: each clip's samples land at the start
+        # of its windows, whose zero-padded tails are never written, and the
+        # runner reads the buffer in place.
+        buffer = np.zeros((batch_size * n_windows, WINDOW), dtype=np.float32)
         out = np.empty((X.shape[0], EMBEDDING_DIM), dtype=np.float32)
         starts = range(0, X.shape[0], batch_size)
         if verbose:
@@ -355,9 +344,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
             k, n = clips.shape
             rows = k * n_windows
             buffer[:rows].reshape(k, n_windows * WINDOW)[:, :n] = clips
-            used = group_rows(rows)
-            buffer[rows:used] = 0.0
-            vectors = runner(buffer[:used])[:rows].reshape(k, n_windows, EMBEDDING_DIM)
+            vectors = runner(buffer[:rows]).reshape(k, n_windows, EMBEDDING_DIM)
             out[start : start + k] = (
                 vectors.max(axis=1) if pooling == "max" else vectors.mean(axis=1)
             )
@@ -401,7 +388,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         return path
 
     def _validate(self, X, *, reset):
-        if np.ndim(X) == 3:
+        if (np.ndim(X) if isinstance(X, (list, tuple)) else getattr(X, "ndim", 2)) == 3:
             raise ValueError(
                 "BirdNET takes waveforms (n_clips, n_samples), got a 3-D array "
                 f"of shape {np.shape(X)}: spectrograms are not its input."
@@ -415,14 +402,16 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
                 f"at sr={self.sr:g} Hz: put it before the transformer, on the audio."
             )
         X = as_float32(X, pcm=True)
-        peak = float(np.max(np.abs(X))) if X.size else 0.0
-        if peak > _MAX_WAVEFORM_PEAK:
-            row = int(np.argmax(np.abs(X).max(axis=1)))
+        peaks = np.abs(X).max(axis=1) if X.size else np.zeros(0)
+        if self.max_amplitude is not None and (peaks > self.max_amplitude).any():
+            row = int(np.argmax(peaks))
             raise ValueError(
-                f"X does not look like waveforms: clip {row} reaches {peak:.3g}, "
-                f"while audio samples lie in [-1, 1]. Log-mel or decibel "
+                f"X does not look like waveforms: clip {row} reaches "
+                f"{peaks[row]:.3g}, while audio samples lie in [-1, 1] "
+                f"(max_amplitude={self.max_amplitude:g}). Log-mel or decibel "
                 "spectrograms look like this; BirdNET takes the waveforms "
                 f"themselves (n_clips, n_samples at sr={self.sr:g} Hz, e.g. from "
-                "AudioLoader), not the output of SpectrogramTransformer."
+                "AudioLoader), not the output of SpectrogramTransformer. For "
+                "audio in other units, set max_amplitude=None."
             )
         return X
