@@ -3,7 +3,6 @@
 Nothing here imports TensorFlow until a function that needs it is called.
 """
 
-from ..model_selection import SpeakerRotationSplit
 from ._audible import audible_heatmap
 from ._perturbation import perturbation_curve
 from ._relax import RELAX
@@ -11,7 +10,6 @@ from ._relevance_maps import relevance_maps
 
 __all__ = [
     "RELAX",
-    "SpeakerRotationSplit",
     "audible_heatmap",
     "perturbation_curve",
     "relevance_maps",
