@@ -1,8 +1,17 @@
 """The flat (frequency, frame) layout of spectrograms, undone and redone in one place."""
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "spectrogram_shape": [tuple, list, HasMethods(["transform"])],
+        "flat": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def reshape_spectrograms(X, spectrogram_shape, *, flat=False):
     """Convert spectrograms between flat rows and ``(n, n_freq, n_frames)``.
 

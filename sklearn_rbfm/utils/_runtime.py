@@ -1,4 +1,4 @@
-"""A per-estimator slot for live objects that cannot be pickled (interpreters, traced functions)."""
+"""A per-estimator slot for live objects that cannot be pickled (interpreters, functions)."""
 
 
 class RuntimeSlot:
