@@ -26,6 +26,10 @@ EMBEDDING_DIM = 1024
 MODEL_FILE = os.path.join("models", "analyzer", "BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite")
 PUBLISHED = "https://github.com/kahst/BirdNET-Analyzer (CC BY-NC-SA 4.0)"
 _SPECTROGRAM_NAME = re.compile(r"f\d+_t\d+")
+# Resizing the interpreter's input costs about two windows' worth of CPU time
+# (XNNPACK prepares the network again), and a short batch needs a resize
+# there and one back: up to this many padded windows are cheaper.
+_PAD_RATHER_THAN_RESIZE = 4
 
 
 def default_model_path():
@@ -52,15 +56,15 @@ def default_model_path():
 class BirdNETRunner:
     """Run BirdNET on batches of 3 s windows, returning 1024-d embeddings.
 
-    Each call runs exactly the windows it is given, up to ``max_windows`` at
-    a time: a short last batch is not padded, the input tensor is resized
-    (cheap) instead. TFLite's CPU kernels (XNNPACK) round the last bit of a
-    window's embedding differently depending on the batch size and its place
-    in the batch (differences of about 1e-6), so batching affects nothing
-    beyond that.
+    :meth:`run` embeds the windows it is given in one interpreter call.
+    Resizing the input tensor makes the next call prepare the network again
+    (XNNPACK repacks its weights: about two windows' worth of CPU time), so
+    callers keep the batch size steady. TFLite's CPU kernels round the last
+    bit of a window's embedding differently depending on the batch size and
+    the window's place in the batch (differences of about 1e-6).
     """
 
-    def __init__(self, model_path, max_windows, num_threads=1):
+    def __init__(self, model_path, batch_windows=32, num_threads=1):
         from ._keras import import_tensorflow
 
         tf = import_tensorflow()
@@ -73,7 +77,7 @@ class BirdNETRunner:
                 f"Could not load {os.fspath(model_path)!r} as a TFLite model "
                 f"({exc}); BirdNET needs {os.path.basename(MODEL_FILE)} ({PUBLISHED})."
             ) from exc
-        self.max_windows = int(max_windows)
+        self.batch_windows = int(batch_windows)
         self.num_threads = int(num_threads)
         inp = self.interpreter.get_input_details()[0]
         out = self.interpreter.get_output_details()[0]
@@ -86,7 +90,7 @@ class BirdNETRunner:
         # The embedding is the global average pool just before the classifier.
         self._embedding = out["index"] - 1
         self._rows = None
-        self._resize(self.max_windows)
+        self._resize(self.batch_windows)
         shape = tuple(self.interpreter.get_tensor_details()[self._embedding]["shape"])
         if shape[-1] != EMBEDDING_DIM:
             raise ValueError(
@@ -100,21 +104,23 @@ class BirdNETRunner:
             self.interpreter.allocate_tensors()
             self._rows = rows
 
-    def __call__(self, windows):
-        """Embeddings of ``windows`` (n, 144000) float32 -> (n, 1024) float32.
+    def run(self, windows):
+        """Embeddings of ``windows`` (n, 144000) in one call -> (n, 1024) float32.
 
-        Batches of up to ``max_windows``; a C-contiguous float32 array is
-        handed to the interpreter without a copy of its own.
+        A C-contiguous float32 array is handed to the interpreter as it is.
         """
         windows = np.ascontiguousarray(windows, dtype=np.float32)
-        n = len(windows)
-        out = np.empty((n, EMBEDDING_DIM), dtype=np.float32)
-        for start in range(0, n, self.max_windows):
-            chunk = windows[start : start + self.max_windows]
-            self._resize(len(chunk))
-            self.interpreter.set_tensor(self._input, chunk)
-            self.interpreter.invoke()
-            out[start : start + len(chunk)] = self.interpreter.get_tensor(self._embedding)
+        self._resize(len(windows))
+        self.interpreter.set_tensor(self._input, windows)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._embedding)
+
+    def __call__(self, windows):
+        """Embeddings of ``windows`` (n, 144000), ``batch_windows`` at a time."""
+        out = np.empty((len(windows), EMBEDDING_DIM), dtype=np.float32)
+        for start in range(0, len(windows), self.batch_windows):
+            chunk = windows[start : start + self.batch_windows]
+            out[start : start + len(chunk)] = self.run(chunk)
         return out
 
 
@@ -303,7 +309,7 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         self.embedding_dim_ = EMBEDDING_DIM
         self._runtime = RuntimeSlot()
         # load now, so that a wrong model file fails in fit, not later
-        self._runner(self.batch_size)
+        self._runner()
         return self
 
     def transform(self, X):
@@ -326,25 +332,37 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
 
     def _embed(self, X, pooling, batch_size, verbose):
         """Embeddings of validated waveforms (CNNEmbedder passes its own settings)."""
-        runner = self._runner(batch_size)
+        runner = self._runner()
         sr = self._apparent_sr()
         n_windows = self.n_windows_
+        n_clips = X.shape[0]
+        # Equal batches (40 clips at batch_size=32: 20 + 20, not 32 + 8): the
+        # interpreter keeps one input size through the call, and from one call
+        # to the next of the same size, since each resize costs about two
+        # windows' worth of CPU time. A last batch a few windows short is
+        # padded rather than resized.
+        n_batches = max(1, -(-n_clips // batch_size))
+        per_batch = -(-n_clips // n_batches)
         # One buffer for the whole call: each clip's samples land at the start
         # of its windows, whose zero-padded tails are never written, and the
-        # runner reads the buffer in place.
-        buffer = np.zeros((batch_size * n_windows, WINDOW), dtype=np.float32)
-        out = np.empty((X.shape[0], EMBEDDING_DIM), dtype=np.float32)
-        starts = range(0, X.shape[0], batch_size)
+        # interpreter reads the buffer in place.
+        buffer = np.zeros((per_batch * n_windows, WINDOW), dtype=np.float32)
+        out = np.empty((n_clips, EMBEDDING_DIM), dtype=np.float32)
+        starts = range(0, n_clips, per_batch)
         if verbose:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, desc="embedding", unit="batch")
         for start in starts:
-            clips = _resampled(X[start : start + batch_size], sr)
+            clips = _resampled(X[start : start + per_batch], sr)
             k, n = clips.shape
             rows = k * n_windows
             buffer[:rows].reshape(k, n_windows * WINDOW)[:, :n] = clips
-            vectors = runner(buffer[:rows]).reshape(k, n_windows, EMBEDDING_DIM)
+            run_rows = rows
+            if len(buffer) - rows <= _PAD_RATHER_THAN_RESIZE:
+                buffer[rows:] = 0.0
+                run_rows = len(buffer)
+            vectors = runner.run(buffer[:run_rows])[:rows].reshape(k, n_windows, EMBEDDING_DIM)
             out[start : start + k] = (
                 vectors.max(axis=1) if pooling == "max" else vectors.mean(axis=1)
             )
@@ -370,10 +388,12 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
     def _apparent_sr(self):
         return float(self.sr) * float(self.playback_rate)
 
-    def _runner(self, batch_size):
-        key = (self.weights_path_, batch_size * self.n_windows_,
-               effective_n_jobs(self.n_jobs))
-        return self._runtime.get(key, lambda: BirdNETRunner(*key))
+    def _runner(self):
+        path, threads = self.weights_path_, effective_n_jobs(self.n_jobs)
+        return self._runtime.get(
+            (path, threads),
+            lambda: BirdNETRunner(path, self.batch_size * self.n_windows_, threads),
+        )
 
     def _model_path(self):
         if self.weights == "default":
