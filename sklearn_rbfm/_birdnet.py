@@ -199,8 +199,9 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
         beyond (VGGish's log offset alone gives -4.6). None accepts any
         value, e.g. for calibrated recordings in physical units.
     batch_size : int, default=32
-        Clips per interpreter call; memory holds ``batch_size`` times the
-        windows per clip times 144,000 floats.
+        Most clips per interpreter call; a call to :meth:`transform` is cut
+        into equal batches (40 clips: 20 + 20). Memory holds ``batch_size``
+        times the windows per clip times 144,000 floats.
     n_jobs : int or None, default=None
         Threads of the TFLite interpreter. None means 1 unless in a
         :func:`joblib.parallel_config` context; -1 means all processors.
@@ -248,6 +249,14 @@ class BirdNETEmbedder(TransformerMixin, BaseEstimator):
     >>> emb = BirdNETEmbedder(sr=16000).fit(X)  # doctest: +SKIP
     >>> emb.transform(X).shape  # doctest: +SKIP
     (2, 1024)
+
+    A log-mel spectrogram given by mistake is refused before any model runs:
+
+    >>> logmel = np.log(np.full((2, 6272), 1e-3) + 0.01)
+    >>> BirdNETEmbedder(sr=16000).fit(logmel)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: X does not look like waveforms: clip 0 reaches 4.51, ...
     """
 
     _parameter_constraints: dict = {
