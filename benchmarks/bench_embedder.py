@@ -3,12 +3,18 @@
 Usage::
 
     python benchmarks/bench_embedder.py overhead
+    python benchmarks/bench_embedder.py birdnet [--birdnet-clips 64] [--threads 1] [--batch-size 32]
     python benchmarks/bench_embedder.py memory
     python benchmarks/bench_embedder.py cv [--takes 5]
 
 - ``overhead``: ``transform`` against the raw network on the same batches in
   the same run: the Keras model's ``predict`` for the small CNN, the TFLite
   interpreter for BirdNET. Best of 5 runs each, timed round-robin.
+- ``birdnet``: ``BirdNETEmbedder.transform`` (resampling and windowing
+  included) against one batched raw ``tf.lite.Interpreter`` call on the same,
+  precomputed 48 kHz windows, same thread count: real FSDD clips at 2 kHz,
+  2 s, replayed x8 (4,000 samples -> 12,000 at 48 kHz, padded to 144,000).
+  Round-robin, best of 5, wall and CPU seconds, load average.
 - ``memory``: peak RSS added by ``transform`` for 500 and 5,000 clips (one
   fresh process each), small CNN, batch_size=32.
 - ``cv``: real FSDD recordings (``/work/shared/data/fsdd`` or ``--root``),
@@ -26,7 +32,8 @@ import time
 
 import numpy as np
 
-FSDD = "/work/shared/data/fsdd"
+FSDD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
+                    "shared", "data", "fsdd")
 
 
 def load_fsdd(root, takes):
@@ -56,6 +63,57 @@ def vggish_logmel(waves):
     spec = SpectrogramTransformer(kind="vggish", sr=8000)
     S = spec.fit_transform(waves)
     return S.reshape(len(S), *spec.spectrogram_shape_)
+
+
+def best_of_cpu(first, second, repeats=5):
+    """Best wall and CPU seconds of two functions timed round-robin."""
+    wall, cpu = ([], []), ([], [])
+    for _ in range(repeats):
+        for k, fn in enumerate((first, second)):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            wall[k].append(time.perf_counter() - start)
+            cpu[k].append(time.process_time() - start_cpu)
+    return [min(w) for w in wall], [min(c) for c in cpu]
+
+
+def birdnet(args):
+    from sklearn_rbfm import AudioLoader, BirdNETEmbedder
+    from sklearn_rbfm import _birdnet
+    from sklearn_rbfm._keras import import_tensorflow
+    from sklearn_rbfm.datasets import load_audio_folder
+
+    tf = import_tensorflow()
+    data = load_audio_folder(args.root)
+    n = args.birdnet_clips
+    files = data.filenames[:: max(1, len(data.filenames) // n)][:n]
+    clips = AudioLoader(sr=2000, duration=2.0).fit_transform(files)
+    emb = BirdNETEmbedder(sr=2000, playback_rate=8.0, batch_size=args.batch_size,
+                          n_jobs=args.threads).fit(clips)
+    windows, _ = _birdnet.to_windows(clips, 2000 * 8.0)
+    interpreter = tf.lite.Interpreter(model_path=_birdnet.default_model_path(),
+                                      num_threads=args.threads)
+    index = interpreter.get_input_details()[0]["index"]
+    embedding = interpreter.get_output_details()[0]["index"] - 1
+    interpreter.resize_tensor_input(index, [len(windows), _birdnet.WINDOW])
+    interpreter.allocate_tensors()
+
+    def raw():
+        interpreter.set_tensor(index, windows)
+        interpreter.invoke()
+        return interpreter.get_tensor(embedding)
+
+    ours = emb.transform(clips)
+    reference = raw()
+    assert np.allclose(ours, reference, rtol=1e-4, atol=1e-5), "embeddings differ"
+    (t_ours, t_raw), (c_ours, c_raw) = best_of_cpu(lambda: emb.transform(clips), raw)
+    load = os.getloadavg()
+    print(f"birdnet, {n} FSDD clips at 2 kHz, 2 s, playback x8, {args.threads} thread(s), "
+          f"batch_size={args.batch_size}, "
+          f"load average {load[0]:.1f}: BirdNETEmbedder.transform {t_ours:.2f} s wall "
+          f"({c_ours:.2f} CPU s), raw interpreter, one batched call {t_raw:.2f} s wall "
+          f"({c_raw:.2f} CPU s); throughput ratio wall {t_raw / t_ours:.3f}, "
+          f"CPU {c_raw / c_ours:.3f}")
 
 
 def best_of(first, second, repeats=5):
@@ -201,11 +259,13 @@ def cv(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["overhead", "memory", "cv", "memory-child"])
+    parser.add_argument("what", choices=["overhead", "birdnet", "memory", "cv", "memory-child"])
     parser.add_argument("n", nargs="?", type=int)
     parser.add_argument("--root", default=FSDD)
     parser.add_argument("--takes", type=int, default=5)
     parser.add_argument("--birdnet-clips", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--inception-size", type=int, default=150)
     parser.add_argument("--only", nargs="*", default=[
         "birdnet", "small_cnn", "small_cnn_small_batches", "vggish", "inception_v3",
@@ -214,7 +274,7 @@ def main():
     if args.what == "memory-child":
         memory_child(args.n)
     else:
-        {"overhead": overhead, "memory": memory, "cv": cv}[args.what](args)
+        {"overhead": overhead, "birdnet": birdnet, "memory": memory, "cv": cv}[args.what](args)
 
 
 if __name__ == "__main__":

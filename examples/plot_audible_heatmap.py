@@ -40,17 +40,19 @@ spectrogram = SpectrogramTransformer(kind="mel", sr=8000, n_fft=256,
 S = spectrogram.transform(waves)
 embedder = make_pipeline(StandardScaler(), PCA(n_components=16, random_state=0)).fit(S)
 index = 7
-clip = S[index : index + 1].reshape((1,) + spectrogram.spectrogram_shape_)
 importance, _ = RELAX(embedder, n_masks=1000, strategy="time_frequency",
-                      mask_size=(4, 4), random_state=0).explain(clip)
-# keep the bins more important than average
+                      mask_size=(4, 4), spectrogram_shape=spectrogram,
+                      random_state=0).explain(S[index : index + 1])
+# keep the bins more important than average (flat, like the transformer's rows)
 relevance = np.maximum(importance[0] - importance[0].mean(), 0.0)
 
 # %%
 # Resynthesis
 # -----------
 # The mel-band relevance is spread back over the STFT bins through the
-# transformer's mel filterbank, frame by frame.
+# transformer's mel filterbank, frame by frame: frame ``t`` weights the very
+# samples the transformer computed it from (its ``window_``, ``hop_length_``
+# and ``center_``).
 out_dir = Path(tempfile.mkdtemp())
 audio = audible_heatmap(waves[index], relevance, sr=8000, spectrogram=spectrogram,
                         path=out_dir / "audible_heatmap.wav")
@@ -62,9 +64,10 @@ t = np.arange(waves.shape[1]) / 8000
 fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
 axes[0].plot(t, waves[index], lw=0.6)
 axes[0].set_title(f"original: {data.filenames[index].rsplit('/', 1)[-1]}")
-axes[1].imshow(relevance, origin="lower", aspect="auto",
-               extent=(0, t[-1], 0, 32), cmap="viridis")
-axes[1].set_ylabel("mel band")
+# each cell at its frame time and its mel band's centre frequency
+axes[1].pcolormesh(spectrogram.frame_times_, spectrogram.frequencies_,
+                   spectrogram.to_3d(relevance)[0], shading="nearest", cmap="viridis")
+axes[1].set_ylabel("Frequency (Hz)")
 axes[1].set_title("relevance (RELAX importance above its mean)")
 axes[2].plot(t, audio, lw=0.6, color="C1")
 axes[2].set_title("audible heatmap")

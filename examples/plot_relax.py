@@ -34,7 +34,7 @@ spectrogram = SpectrogramTransformer(kind="mel", sr=8000, n_fft=256,
                                      hop_length=128, n_mels=32).fit(waves)
 S = spectrogram.transform(waves)
 embedder = make_pipeline(StandardScaler(), PCA(n_components=16, random_state=0)).fit(S)
-clip = S[:1].reshape((1,) + spectrogram.spectrogram_shape_)
+clip = S[:1]  # flat, as the transformer returns it
 
 # %%
 # Importance and uncertainty for each masking strategy
@@ -44,14 +44,15 @@ fig, axes = plt.subplots(3, 4, figsize=(13, 7), sharex=True, sharey=True)
 extent = (0, waves.shape[1] / 8000, 0, 32)
 for col, strategy in enumerate(strategies):
     relax = RELAX(embedder, n_masks=1000, strategy=strategy, mask_size=(4, 4),
-                  batch_size=250, random_state=0)
-    importance, uncertainty = relax.explain(clip)
-    axes[0, col].imshow(clip[0], origin="lower", aspect="auto", extent=extent)
+                  spectrogram_shape=spectrogram, batch_size=250, random_state=0)
+    importance, uncertainty = relax.explain(clip)  # flat, like clip
+    axes[0, col].imshow(spectrogram.to_3d(clip)[0], origin="lower", aspect="auto",
+                        extent=extent)
     axes[0, col].set_title(strategy)
-    axes[1, col].imshow(importance[0], origin="lower", aspect="auto",
-                        extent=extent, cmap="viridis")
-    axes[2, col].imshow(uncertainty[0], origin="lower", aspect="auto",
-                        extent=extent, cmap="magma")
+    axes[1, col].imshow(spectrogram.to_3d(importance)[0], origin="lower",
+                        aspect="auto", extent=extent, cmap="viridis")
+    axes[2, col].imshow(spectrogram.to_3d(uncertainty)[0], origin="lower",
+                        aspect="auto", extent=extent, cmap="magma")
 for row, name in enumerate(("spectrogram", "importance", "uncertainty")):
     axes[row, 0].set_ylabel(f"{name}\nmel band")
 for ax in axes[-1]:

@@ -17,6 +17,7 @@ from ._keras import (
     seeded,
     train_classifier,
 )
+from .utils._validation import as_float32
 
 
 _EAGER_BELOW_STEPS = 10
@@ -112,7 +113,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     spectrogram_shape : tuple of (int, int) or None, default=None
         ``(n_freq, n_frames)`` of the flat spectrograms read by
         ``'alexnet'``. None treats each row as a spectrogram of one
-        frequency band. Ignored by ``'audionet'``.
+        frequency band. ``'audionet'`` reads waveforms and refuses it.
 
     width : float, default=1.0
         Multiplies the number of filters and dense units of every layer
@@ -131,9 +132,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     learning_rate : float, default=1e-3
         Adam's learning rate.
 
-    class_weight : "balanced", dict or None, default=None
+    class_weight : "balanced", dict or None, default="balanced"
         Loss weight per class; ``"balanced"`` weights classes inversely to
-        their frequency, a dict maps class labels to weights.
+        their frequency (the default of every classifier and fine-tuned
+        embedder of the package), a dict maps class labels to weights, None
+        weighs all samples alike.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out (stratified) for early
@@ -220,7 +223,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         epochs=30,
         batch_size=64,
         learning_rate=1e-3,
-        class_weight=None,
+        class_weight="balanced",
         validation_fraction=0.1,
         early_stopping=True,
         random_state=None,
@@ -246,6 +249,13 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     def _input_shape(self, n_features):
         if self.architecture == "audionet":
+            if self.spectrogram_shape is not None:
+                raise ValueError(
+                    f"architecture='audionet' reads raw waveforms, but "
+                    f"spectrogram_shape={self.spectrogram_shape!r} says X holds "
+                    "spectrograms. Use architecture='alexnet' for spectrograms, "
+                    "or leave spectrogram_shape=None and pass waveforms."
+                )
             return (n_features,)
         if self.spectrogram_shape is None:
             return (1, n_features)
@@ -282,7 +292,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self : KerasCNNClassifier
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=None)
+        X = as_float32(X)
         check_classification_targets(y)
         input_shape = self._input_shape(X.shape[1])
         self.classes_, y_encoded, class_weight = encode_targets(y, self.class_weight)
@@ -329,7 +340,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
             Probability of each class in ``classes_`` order.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = as_float32(validate_data(self, X, dtype=None, reset=False))
         proba = predict_batched(self.model_, X, self.batch_size).astype(np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
 

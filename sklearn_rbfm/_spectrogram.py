@@ -7,13 +7,11 @@ import scipy.fft
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names_in,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .utils._audio import valid_audio
+from .utils._layout import reshape_spectrograms
+from .utils._validation import as_float32, check_input_features
 
 # The published VGGish front end (tensorflow/models, research/audioset/vggish:
 # vggish_params.py and mel_features.py).
@@ -137,6 +135,41 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     ----------
     spectrogram_shape_ : tuple of (int, int)
         ``(n_freq, n_frames)`` of each output spectrogram.
+    frame_times_ : ndarray of shape (n_frames,)
+        Time in seconds, from the start of the clip as sampled at ``sr``, of
+        the centre of each frame's analysis window: ``t * hop_length_ /
+        stft_sr_`` for centred frames, plus half a window for frames that
+        start at ``t * hop_length_`` (VGGish), times ``playback_rate``.
+        Frames added by ``n_frames`` continue the same grid.
+    frequencies_ : ndarray of shape (n_freq,)
+        Centre frequency of each band in Hz, at the apparent rate
+        ``sr * playback_rate`` (the scale of ``fmin`` and ``fmax``; divide by
+        ``playback_rate`` for the recording's own frequencies): the FFT bin
+        frequencies for 'power', the peaks of the mel triangles (Slaney
+        scale for 'mel', HTK scale for 'vggish') otherwise. Mel bands are
+        not evenly spaced in Hz.
+    stft_sr_ : float
+        Sampling rate in Hz of the signal the STFT runs on: 16000 for
+        'vggish', ``sr * playback_rate`` otherwise.
+    resampled_from_ : float or None
+        The apparent rate ``sr * playback_rate`` the clips are resampled
+        from to ``stft_sr_`` (VGGish only), None when they are not resampled.
+    n_fft_ : int
+        FFT length in samples at ``stft_sr_``.
+    win_length_ : int
+        Length of the Hann window in samples; the window sits inside each
+        ``n_fft_``-long frame as ``window_`` shows.
+    hop_length_ : int
+        Samples at ``stft_sr_`` between the starts of two frames.
+    center_ : bool
+        Whether clips are padded by ``n_fft_ // 2`` on both sides so that
+        frame ``t`` is centred on sample ``t * hop_length_`` (librosa's
+        ``center=True``). False for VGGish, whose frame ``t`` starts at
+        sample ``t * hop_length_``.
+    window_ : ndarray of shape (n_fft_,)
+        The analysis window applied to each ``n_fft_``-long frame (the Hann
+        window of ``win_length_`` with zeros around it); pass it with
+        ``center_`` to ``librosa.stft`` to reproduce the transformer's STFT.
     mel_basis_ : ndarray of shape (n_freq, 1 + n_fft // 2) or None
         The mel filter bank applied to the spectrum (None for 'power').
     n_features_in_ : int
@@ -152,8 +185,12 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Integer arrays are cast to float32 as they are, without rescaling; divide
-    integer PCM by its full scale first (``AudioLoader`` does this for files).
+    Integer PCM is scaled to [-1, 1) by its full scale, as ``soundfile``
+    reads WAV files: int8 and int16 are divided by 2**7 and 2**15, int32 by
+    2**31, and uint8 (8-bit WAV) becomes ``(x - 128) / 128``. Other integer
+    types (e.g. int64) have no audio full scale and are refused.
+    :meth:`to_3d` (or :func:`~sklearn_rbfm.utils.reshape_spectrograms`)
+    turns the flat output into ``(n_clips, n_freq, n_frames)``.
     Frames are computed chunk-wise over the whole batch (a strided view of the
     clips, one real FFT and one matrix product per chunk), not clip by clip.
 
@@ -170,6 +207,12 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     (3, 6272)
     >>> spec.get_feature_names_out()[:2].tolist()
     ['f0_t0', 'f0_t1']
+    >>> spec.to_3d(spec.transform(X)).shape
+    (3, 64, 98)
+    >>> spec.frame_times_[:2]  # 25 ms windows every 10 ms, not centred
+    array([0.0125, 0.0225])
+    >>> spec.frequencies_[[0, -1]].round(1)
+    array([ 154.7, 7215.3])
     """
 
     _parameter_constraints: dict = {
@@ -242,12 +285,30 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         self : object
             The fitted transformer.
         """
-        self._frontend = self._resolve_frontend()
+        self._frontend = fe = self._resolve_frontend()
         X = self._validate(X, reset=True)
         self.mel_basis_ = self._mel_basis()
-        n_bins = 1 + self._frontend["n_fft"] // 2
+        n_bins = 1 + fe["n_fft"] // 2
         n_freq = n_bins if self.mel_basis_ is None else self.mel_basis_.shape[0]
         self.spectrogram_shape_ = (n_freq, self._n_frames_out(X.shape[1]))
+        self.stft_sr_ = float(fe["sr"])
+        self.resampled_from_ = fe["resample_from"]
+        self.n_fft_ = int(fe["n_fft"])
+        self.win_length_ = int(fe["win_length"])
+        self.hop_length_ = int(fe["hop_length"])
+        self.center_ = bool(fe["center"])
+        self.window_ = np.asarray(fe["window"], dtype=np.float64)
+        self.frequencies_ = self._band_frequencies()
+        # Frame t covers samples [t * hop - pad, t * hop - pad + n_fft) of the
+        # STFT-rate signal; its window is centred win_length / 2 after the
+        # window's start inside that frame.
+        centre = fe["window_offset"] + fe["win_length"] / 2.0 - fe["pad"][0]
+        frames = np.arange(self.spectrogram_shape_[1])
+        self.frame_times_ = (
+            (frames * self.hop_length_ + centre)
+            / self.stft_sr_
+            * float(self.playback_rate)
+        )
         return self
 
     def transform(self, X):
@@ -296,7 +357,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             ``n_freq * n_frames`` names in output order.
         """
         check_is_fitted(self, "spectrogram_shape_")
-        _check_feature_names_in(self, input_features, generate_names=False)
+        check_input_features(self, input_features)
         n_freq, n_frames = self.spectrogram_shape_
         return np.asarray(
             [f"f{i}_t{j}" for i in range(n_freq) for j in range(n_frames)],
@@ -330,7 +391,10 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
                     periodic_hann(VGGISH_WIN_LENGTH),
                     (0, VGGISH_N_FFT - VGGISH_WIN_LENGTH),
                 ),
+                "win_length": VGGISH_WIN_LENGTH,
+                "window_offset": 0,
                 "hop_length": VGGISH_HOP_LENGTH,
+                "center": False,
                 "pad": (0, VGGISH_N_FFT - VGGISH_WIN_LENGTH),
                 "power": 1.0,
                 "log": VGGISH_LOG_OFFSET,
@@ -361,7 +425,10 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             "resample_from": None,
             "n_fft": n_fft,
             "window": window,
+            "win_length": win_length,
+            "window_offset": offset,
             "hop_length": hop_length,
+            "center": center,
             "pad": (n_fft // 2, n_fft // 2) if center else (0, 0),
             "power": 2.0 if self.power is None else float(self.power),
             "log": "db" if self.log == "auto" else self.log,
@@ -392,6 +459,43 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             fmax=fmax,
         )
 
+    def _band_frequencies(self):
+        fe = self._frontend
+        if self.kind == "power":
+            return np.fft.rfftfreq(fe["n_fft"], d=1.0 / fe["sr"])
+        if self.kind == "vggish":
+            mel = np.linspace(
+                1127.0 * np.log1p(VGGISH_FMIN / 700.0),
+                1127.0 * np.log1p(VGGISH_FMAX / 700.0),
+                VGGISH_N_MELS + 2,
+            )[1:-1]
+            return 700.0 * np.expm1(mel / 1127.0)
+        import librosa
+
+        n_mels = self.mel_basis_.shape[0]
+        return librosa.mel_frequencies(
+            n_mels=n_mels + 2,
+            fmin=0.0 if self.fmin is None else float(self.fmin),
+            fmax=fe["sr"] / 2.0 if self.fmax is None else float(self.fmax),
+        )[1:-1]
+
+    def to_3d(self, S):
+        """Reshape flat spectrograms from :meth:`transform` to 3-D.
+
+        Parameters
+        ----------
+        S : array-like of shape (n_clips, n_freq * n_frames)
+            Output of :meth:`transform`, or anything laid out like it
+            (relevance maps, RELAX importances).
+
+        Returns
+        -------
+        S3 : ndarray of shape (n_clips, n_freq, n_frames)
+            The same values; a view when possible.
+        """
+        check_is_fitted(self, "spectrogram_shape_")
+        return reshape_spectrograms(S, self.spectrogram_shape_)
+
     def _resampled_length(self, n_samples):
         fe = self._frontend
         if fe["resample_from"] is None:
@@ -418,9 +522,8 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         )
 
     def _validate(self, X, *, reset):
-        X = validate_data(
-            self, X, reset=reset, dtype=np.float32, ensure_all_finite=False
-        )
+        X = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+        X = as_float32(X, pcm=True)
         valid_audio(X, min_samples=self._min_samples())
         return X
 

@@ -5,7 +5,6 @@ from numbers import Integral
 import numpy as np
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _num_samples
 
 __all__ = ["SpeakerRotationSplit", "AUDIOMNIST_SPEAKER_FOLDS"]
 
@@ -167,9 +166,10 @@ class SpeakerRotationSplit(BaseCrossValidator):
                 "of each sample."
             )
         groups = _speaker_ids(np.asarray(groups))
-        if X is not None and _num_samples(X) != len(groups):
+        n_samples = None if X is None else (X.shape[0] if hasattr(X, "shape") else len(X))
+        if X is not None and n_samples != len(groups):
             raise ValueError(
-                f"X has {_num_samples(X)} samples but groups has {len(groups)}."
+                f"X has {n_samples} samples but groups has {len(groups)}."
             )
         parts = self._parts(groups, y)
         part_of = np.full(len(groups), -1)

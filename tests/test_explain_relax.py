@@ -92,9 +92,54 @@ def test_accepts_sklearn_transformers(spectrograms):
     assert np.isfinite(importance).all()
 
 
+def test_flat_spectrograms_of_the_transformer_are_explained_flat(spectrograms):
+    from sklearn_rbfm import SpectrogramTransformer
+
+    flat = spectrograms.reshape(3, -1)
+    relax = RELAX(_linear_embedder(180), n_masks=60, strategy="time", random_state=0)
+    cube = relax.explain(spectrograms)
+    out = relax.set_params(spectrogram_shape=(12, 15)).explain(flat)
+    assert out[0].shape == out[1].shape == (3, 180)
+    np.testing.assert_array_equal(out[0], cube[0].reshape(3, -1))
+    np.testing.assert_array_equal(out[1], cube[1].reshape(3, -1))
+    # the transformer that made the spectrograms tells their shape
+    rng = np.random.default_rng(0)
+    waves = rng.standard_normal((2, 1200)).astype(np.float32)
+    spec = SpectrogramTransformer("mel", sr=8000, n_fft=256, hop_length=100, n_mels=12)
+    S = spec.fit_transform(waves)
+    assert spec.spectrogram_shape_ == (12, 13)
+    W = np.random.RandomState(0).randn(12 * 13, 4)
+    by_transformer = RELAX(lambda Z: Z @ W, n_masks=40, spectrogram_shape=spec,
+                           random_state=0).explain(S)[0]
+    by_cube = RELAX(lambda Z: Z @ W, n_masks=40, random_state=0).explain(spec.to_3d(S))[0]
+    np.testing.assert_array_equal(by_transformer, by_cube.reshape(2, -1))
+
+
+def test_fill_choices_replace_masked_bins(spectrograms):
+    seen = []
+
+    def record(S):
+        seen.append(S.copy())
+        return S[:, :6]
+
+    S = spectrograms[:1]
+    for fill, value in [("zero", 0.0), ("min", S.min()), ("mean", S.mean()), (-3.5, -3.5)]:
+        seen.clear()
+        RELAX(record, n_masks=4, strategy="time", mask_size=(1, 15), p_keep=0.5,
+              fill=fill, random_state=1).explain(S)
+        masked = np.vstack(seen[1:])
+        removed = masked[np.all(masked == masked[:, :1], axis=1)]
+        assert len(removed) > 0  # some masks removed the whole clip
+        np.testing.assert_allclose(removed, value, rtol=1e-6)
+
+
 def test_errors(spectrograms):
-    with pytest.raises(ValueError, match=r"\(n_clips, n_freq, n_frames\)"):
+    with pytest.raises(ValueError, match=r"pass spectrogram_shape"):
         RELAX(_linear_embedder(180), n_masks=5).explain(spectrograms.reshape(3, -1))
+    with pytest.raises(ValueError, match=r"transposed"):
+        RELAX(_linear_embedder(180), n_masks=5, spectrogram_shape=(15, 12)).explain(
+            spectrograms
+        )
     bad = spectrograms.copy()
     bad[2, 1, 1] = np.nan
     with pytest.raises(ValueError, match="clip 2"):

@@ -3,7 +3,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from sklearn_rbfm.explain import SpeakerRotationSplit
+from sklearn_rbfm.model_selection import SpeakerRotationSplit
 from sklearn_rbfm.model_selection import AUDIOMNIST_SPEAKER_FOLDS
 
 SPEAKERS = np.repeat(np.arange(1, 61), 3)
@@ -75,3 +75,11 @@ def test_errors():
         next(SpeakerRotationSplit(speaker_folds="timit").split(groups=SPEAKERS))
     with pytest.raises(ValueError, match="in two parts"):
         next(SpeakerRotationSplit(speaker_folds=[[1, 2], [2, 3], [4]]).split(groups=SPEAKERS))
+
+
+def test_exported_from_model_selection_only():
+    import sklearn_rbfm.explain
+    import sklearn_rbfm.model_selection
+
+    assert "SpeakerRotationSplit" in sklearn_rbfm.model_selection.__all__
+    assert not hasattr(sklearn_rbfm.explain, "SpeakerRotationSplit")

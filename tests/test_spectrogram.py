@@ -202,12 +202,99 @@ def test_bad_input_names_the_clip(waves):
         SpectrogramTransformer("mel", n_fft=512, win_length=600).fit(waves)
 
 
-def test_int_input_is_cast_without_rescaling(waves):
-    ints = np.round(waves * 1000).astype(np.int16)
+def test_integer_pcm_is_scaled_by_its_full_scale(waves):
+    # soundfile's own reading of the same WAV as int16 and as float is the
+    # independent reference for the full scale.
+    import io
+
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, waves[0], 16000, subtype="PCM_16", format="WAV")
+    as_int = soundfile.read(io.BytesIO(buf.getvalue()), dtype="int16")[0]
+    as_float = soundfile.read(io.BytesIO(buf.getvalue()), dtype="float32")[0]
     spec = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=None)
     np.testing.assert_allclose(
-        spec.fit_transform(ints), spec.fit_transform(ints.astype(np.float32))
+        spec.fit_transform(as_int[None]), spec.fit_transform(as_float[None]), rtol=1e-5
     )
+    int32 = as_int.astype(np.int32) << 16
+    np.testing.assert_allclose(
+        spec.transform(int32[None]), spec.transform(as_float[None]), rtol=1e-5
+    )
+    unsigned = (np.array([[0, 64, 128, 192, 255] * 100])).astype(np.uint8)
+    flat = SpectrogramTransformer("power", n_fft=4, log=None).fit(unsigned)
+    np.testing.assert_allclose(
+        flat.transform(unsigned), flat.transform((unsigned - 128.0) / 128.0), rtol=1e-6
+    )
+    with pytest.raises(TypeError, match="int64, which is not a PCM sample format"):
+        spec.fit(as_int[None].astype(np.int64))
+
+
+def test_strings_are_refused_naming_x():
+    X = np.array([["0.1"] * 300 + ["loud"] * 300])
+    with pytest.raises(ValueError, match="X must hold audio samples.*'loud'"):
+        SpectrogramTransformer("mel", n_fft=256).fit(X)
+
+
+def test_geometry_attributes_describe_the_frames_and_bands(waves):
+    vggish = SpectrogramTransformer().fit(waves)
+    assert (vggish.stft_sr_, vggish.n_fft_, vggish.win_length_, vggish.hop_length_) == (
+        16000.0, 512, 400, 160,
+    )
+    assert vggish.center_ is False and vggish.resampled_from_ is None
+    # a VGGish frame starts at t * 10 ms and its 25 ms window is centred 12.5 ms later
+    np.testing.assert_allclose(vggish.frame_times_[:3], [0.0125, 0.0225, 0.0325])
+    # the band centres are the peaks of the mel filters
+    peaks = np.fft.rfftfreq(512, 1 / 16000)[vggish.mel_basis_.argmax(axis=1)]
+    assert np.abs(vggish.frequencies_ - peaks).max() <= 16000 / 512
+    assert np.all(np.diff(np.diff(vggish.frequencies_)) > -1e-6)  # wider at the top
+    eight_k = SpectrogramTransformer(playback_rate=2.0, sr=8000).fit(waves[:, :8000])
+    assert eight_k.resampled_from_ is None and eight_k.stft_sr_ == 16000.0
+    resampled = SpectrogramTransformer(sr=22050).fit(waves)
+    assert resampled.resampled_from_ == 22050.0
+
+    mel = SpectrogramTransformer("mel", sr=8000, n_fft=256, hop_length=64, n_mels=20,
+                                 fmin=100.0, fmax=3000.0).fit(waves)
+    assert mel.center_ is True and mel.win_length_ == 256
+    np.testing.assert_allclose(mel.frame_times_[:3], [0.0, 0.008, 0.016])
+    np.testing.assert_allclose(
+        mel.frequencies_,
+        librosa.mel_frequencies(n_mels=22, fmin=100.0, fmax=3000.0)[1:-1],
+    )
+    # the band frequencies are where librosa's filters peak
+    bins = np.fft.rfftfreq(256, 1 / 8000)
+    assert np.abs(bins[mel.mel_basis_.argmax(axis=1)] - mel.frequencies_).max() <= 8000 / 256
+    np.testing.assert_allclose(mel.window_, scipy.signal.get_window("hann", 256), atol=1e-12)
+
+    short = SpectrogramTransformer("power", sr=8000, n_fft=256, win_length=128,
+                                   center=False, playback_rate=4.0).fit(waves)
+    np.testing.assert_allclose(short.frequencies_, np.fft.rfftfreq(256, 1 / 32000))
+    # hop 32 (win_length // 4); the 128-sample window sits 64 samples into each
+    # 256-sample frame; times are in the recording's seconds
+    np.testing.assert_allclose(short.frame_times_[1], (32 + 64 + 64) / 32000 * 4.0)
+    assert short.frame_times_.shape == (short.spectrogram_shape_[1],)
+    stft = librosa.stft(waves[0].astype(np.float64), n_fft=256, hop_length=short.hop_length_,
+                        window=short.window_, center=short.center_)
+    np.testing.assert_allclose(
+        short.to_3d(short.transform(waves[:1]))[0],
+        10 * np.log10(np.maximum(np.abs(stft) ** 2, 1e-10)), rtol=1e-4, atol=1e-3,
+    )
+
+
+def test_to_3d_and_reshape_spectrograms_round_trip(waves):
+    from sklearn_rbfm.utils import reshape_spectrograms
+
+    spec = SpectrogramTransformer().fit(waves)
+    flat = spec.transform(waves)
+    cube = spec.to_3d(flat)
+    assert cube.shape == (6, 64, 98)
+    assert cube[2, 5, 7] == flat[2, 5 * 98 + 7]
+    np.testing.assert_array_equal(reshape_spectrograms(cube, spec, flat=True), flat)
+    np.testing.assert_array_equal(reshape_spectrograms(flat[0], (64, 98))[0], cube[0])
+    with pytest.raises(ValueError, match=r"transposed.*\(n_freq, n_frames\)"):
+        reshape_spectrograms(cube.transpose(0, 2, 1), spec)
+    with pytest.raises(ValueError, match="flat rows of 6272 values"):
+        spec.to_3d(flat[:, :-1])
 
 
 def test_batched_equals_per_clip_and_parallel_fft(waves):

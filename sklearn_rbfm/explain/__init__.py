@@ -3,7 +3,6 @@
 Nothing here imports TensorFlow until a function that needs it is called.
 """
 
-from ..model_selection import SpeakerRotationSplit
 from ._audible import audible_heatmap
 from ._engine import compute_relevance
 from ._perturbation import perturbation_curve
@@ -12,7 +11,6 @@ from ._relevance_maps import relevance_maps
 
 __all__ = [
     "RELAX",
-    "SpeakerRotationSplit",
     "audible_heatmap",
     "compute_relevance",
     "perturbation_curve",

@@ -1,10 +1,28 @@
 """Audible heatmaps: listen to the part of a clip that a model found relevant."""
 
+import os
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
 
 from ..utils._audio import valid_audio
+from ..utils._layout import reshape_spectrograms
+from ..utils._validation import as_float32
 
 
+@validate_params(
+    {
+        "waveform": ["array-like"],
+        "relevance": ["array-like"],
+        "sr": [Interval(Real, 0, None, closed="neither")],
+        "spectrogram": [HasMethods(["transform"]), None],
+        "n_fft": [Interval(Integral, 1, None, closed="left")],
+        "hop_length": [Interval(Integral, 1, None, closed="left"), None],
+        "path": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def audible_heatmap(
     waveform,
     relevance,
@@ -26,23 +44,29 @@ def audible_heatmap(
 
     Parameters
     ----------
-    waveform : np.ndarray [shape=(n_samples,)]
-        The explained clip, at ``sr``.
+    waveform : array-like of shape (n_samples,)
+        The explained clip, at ``sr``: floats in [-1, 1], or integer PCM
+        (int16, int32, int8, uint8), which is scaled to [-1, 1) by its full
+        scale first (int16 divided by 32768) as ``soundfile`` reads WAV files.
 
-    relevance : np.ndarray [shape=(n_samples,) or (n_freq, n_frames)]
+    relevance : array-like of shape (n_samples,), (n_freq, n_frames) or (n_freq * n_frames,)
         Relevance of a waveform model (same shape as ``waveform``) or of a
-        spectrogram model (flat relevance is reshaped with ``spectrogram``).
+        spectrogram model, in (frequency, frame) order; flat relevance, as
+        the transformer's output rows, needs ``spectrogram``. A transposed
+        map (n_frames, n_freq) is refused.
 
     sr : float
-        Sampling rate of ``waveform`` in Hz.
+        Sampling rate of ``waveform`` in Hz; with ``spectrogram``, its ``sr``.
 
     spectrogram : fitted SpectrogramTransformer or None, default=None
         The transformer that made the explained spectrogram. Its STFT
-        (window, hop, centring, resampling) is reproduced, and mel-band
-        relevance is spread back over the STFT bins through its mel
-        filterbank. None means the relevance lies on the grid of a plain
-        STFT with ``n_fft`` and ``hop_length`` (other grids are linearly
-        interpolated to it).
+        (``window_``, ``hop_length_``, ``center_``, resampling to
+        ``stft_sr_``) is reproduced, so that frame ``t`` of the relevance
+        weights the samples that frame ``t`` was computed from, and mel-band
+        relevance is spread back over the STFT bins through its
+        ``mel_basis_``. None means the relevance lies on the grid of a plain
+        centred STFT with ``n_fft`` and ``hop_length`` (other grids are
+        linearly interpolated to it).
 
     n_fft : int, default=512
         FFT length when ``spectrogram`` is None.
@@ -51,11 +75,12 @@ def audible_heatmap(
         Hop when ``spectrogram`` is None; None means ``n_fft // 4``.
 
     path : str, path-like or None, default=None
-        If given, the result is also written there as a WAV file.
+        If given, the result is also written there as a float WAV file; its
+        folder must exist.
 
     Returns
     -------
-    audio : np.ndarray [shape=(n_samples,)], float32
+    audio : ndarray of shape (n_samples,), dtype float32
         The audible heatmap.
 
     Examples
@@ -73,24 +98,33 @@ def audible_heatmap(
     >>> bool((audio[:3000] ** 2).sum() > 100 * (audio[5000:] ** 2).sum())
     True
     """
+    if path is not None:
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"path={os.fspath(path)!r}: the folder {folder!r} does not exist; "
+                "create it first or write the heatmap elsewhere."
+            )
     y = np.asarray(waveform)
     if y.ndim != 1:
         raise ValueError(
             f"waveform must be one clip of shape (n_samples,), got shape {y.shape}."
         )
-    if not np.issubdtype(y.dtype, np.floating):
-        y = y.astype(np.float32)
+    y = as_float32(y, name="waveform", pcm=True)
     valid_audio(y, source="waveform")
     R = np.asarray(relevance, dtype=np.float64)
     if not np.isfinite(R).all():
         raise ValueError("relevance contains NaN or infinite values.")
-    if R.shape == y.shape:
+    if R.shape == y.shape and (
+        spectrogram is None or R.size != np.prod(spectrogram.spectrogram_shape_)
+    ):
         peak = np.abs(R).max()
         scale = np.abs(y).max() / peak if peak > 0 else 0.0
         audio = (R * scale).astype(np.float32)
+    elif spectrogram is not None:
+        audio = _resynthesise_like(y, R, float(sr), spectrogram)
     else:
-        audio = _resynthesise(y.astype(np.float32), R, float(sr), spectrogram,
-                              int(n_fft), hop_length)
+        audio = _resynthesise_plain(y, R, int(n_fft), hop_length)
     if path is not None:
         import soundfile
 
@@ -99,78 +133,106 @@ def audible_heatmap(
     return audio
 
 
-def _resynthesise(y, R, sr, spectrogram, n_fft, hop_length):
+def _resynthesise_like(y, R, sr, spectrogram):
+    """Reweight the STFT the fitted transformer computed, frame for frame."""
     import librosa
 
-    if spectrogram is not None:
-        fe = getattr(spectrogram, "_frontend", None)
-        if fe is None or not hasattr(spectrogram, "spectrogram_shape_"):
-            raise ValueError(
-                "spectrogram must be a fitted SpectrogramTransformer (the one "
-                "that made the explained spectrograms)."
-            )
-        shape = spectrogram.spectrogram_shape_
-        if R.ndim == 1 and R.size == shape[0] * shape[1]:
-            R = R.reshape(shape)
-        if R.shape != tuple(shape):
-            raise ValueError(
-                f"relevance has shape {R.shape}, but the spectrogram has shape "
-                f"{tuple(shape)} (n_freq, n_frames)."
-            )
-        work_sr = fe["sr"]
-        x = y
-        if fe["resample_from"] is not None:
-            x = librosa.resample(y, orig_sr=fe["resample_from"], target_sr=work_sr)
-        window = np.asarray(fe["window"])
-        n_fft, hop = int(fe["n_fft"]), int(fe["hop_length"])
-        center = bool(fe["pad"])
-        mel = getattr(spectrogram, "mel_basis_", None)
-    else:
-        if R.ndim != 2:
-            raise ValueError(
-                "relevance must be shaped like the waveform or be 2-D "
-                f"(n_freq, n_frames); got shape {R.shape}."
-            )
-        x = y
-        window = "hann"
-        hop = int(hop_length) if hop_length is not None else n_fft // 4
-        center = True
-        mel = None
-    win_length = n_fft if isinstance(window, str) else len(window)
-    stft = librosa.stft(
-        x, n_fft=n_fft, hop_length=hop, win_length=win_length, window=window,
-        center=center,
-    )
-    weights = _stft_weights(
-        np.maximum(R, 0.0), mel, stft.shape, frame_aligned=spectrogram is not None
-    )
+    needed = ("spectrogram_shape_", "window_", "hop_length_", "center_", "stft_sr_")
+    if not all(hasattr(spectrogram, name) for name in needed):
+        raise ValueError(
+            "spectrogram must be a fitted SpectrogramTransformer (the one "
+            "that made the explained spectrograms)."
+        )
+    if not np.isclose(sr, float(spectrogram.sr)):
+        raise ValueError(
+            f"sr={sr:g} but the spectrogram transformer was fitted for "
+            f"sr={float(spectrogram.sr):g}; pass the rate of the waveform it "
+            "transformed."
+        )
+    shape = tuple(spectrogram.spectrogram_shape_)
+    if R.size != shape[0] * shape[1] or R.ndim > 2:
+        transposed = R.shape == shape[::-1] and shape[0] != shape[1]
+        raise ValueError(
+            f"relevance has shape {R.shape}, but the spectrogram has shape "
+            f"(n_freq, n_frames) = {shape}"
+            + (": it is transposed, pass relevance.T." if transposed else
+               f" (or {shape[0] * shape[1]} values flat); explain one clip at a time.")
+        )
+    try:
+        R = reshape_spectrograms(R, shape)[0]
+    except ValueError as exc:
+        raise ValueError(f"relevance has shape {R.shape}: {exc}") from None
+    x = y
+    if spectrogram.resampled_from_ is not None:
+        x = librosa.resample(
+            y, orig_sr=spectrogram.resampled_from_, target_sr=spectrogram.stft_sr_
+        )
+    window = np.asarray(spectrogram.window_)
+    n_fft, hop, center = window.size, int(spectrogram.hop_length_), bool(spectrogram.center_)
+    length = len(x)
+    if not center:
+        # Frames that start at t * hop (VGGish) run past the end of the clip
+        # by the window's trailing zeros; pad them so that the STFT has every
+        # frame the transformer computed.
+        trailing = n_fft - 1 - int(np.flatnonzero(window)[-1])
+        x = np.pad(x, (0, trailing))
+    stft = librosa.stft(x, n_fft=n_fft, hop_length=hop, window=window, center=center)
+    weights = _bin_weights(np.maximum(R, 0.0), spectrogram.mel_basis_, stft.shape[0])
+    # Frame t of the relevance is frame t of the STFT; the transformer pads
+    # or crops frames at the end only.
+    n_frames = stft.shape[1]
+    weights = np.pad(weights[:, :n_frames], ((0, 0), (0, max(0, n_frames - weights.shape[1]))))
     out = librosa.istft(
-        stft * weights, hop_length=hop, win_length=win_length, window=window,
-        center=center, n_fft=n_fft, length=len(x),
-    )
-    if spectrogram is not None and spectrogram._frontend["resample_from"] is not None:
+        stft * _normalised(weights), hop_length=hop, window=window, center=center,
+        n_fft=n_fft, length=len(x),
+    )[:length]
+    if spectrogram.resampled_from_ is not None:
         out = librosa.resample(
-            out, orig_sr=spectrogram._frontend["sr"],
-            target_sr=spectrogram._frontend["resample_from"],
+            out, orig_sr=spectrogram.stft_sr_, target_sr=spectrogram.resampled_from_
         )
         out = librosa.util.fix_length(out, size=len(y))
     return out.astype(np.float32)
 
 
-def _stft_weights(R, mel, stft_shape, frame_aligned):
-    n_bins, n_frames = stft_shape
+def _resynthesise_plain(y, R, n_fft, hop_length):
+    """Reweight a centred Hann STFT, interpolating other grids to it."""
+    import librosa
+
+    hop = hop_length if hop_length is not None else n_fft // 4
+    if hop < 1:
+        raise ValueError(f"hop_length must be at least 1; n_fft={n_fft} gives n_fft // 4 = 0.")
+    if R.ndim != 2:
+        raise ValueError(
+            "relevance must be shaped like the waveform or be 2-D "
+            f"(n_freq, n_frames); got shape {R.shape}. Flat relevance needs "
+            "spectrogram= (the fitted SpectrogramTransformer)."
+        )
+    n_bins, n_frames = 1 + n_fft // 2, 1 + len(y) // hop
+    if R.shape == (n_frames, n_bins) and n_frames != n_bins:
+        raise ValueError(
+            f"relevance has shape {R.shape} = (n_frames, n_freq), transposed: "
+            f"the STFT grid is (n_freq, n_frames) = {(n_bins, n_frames)}. Pass "
+            "relevance.T."
+        )
+    stft = librosa.stft(y, n_fft=n_fft, hop_length=hop, window="hann", center=True)
+    weights = _resize(_resize(np.maximum(R, 0.0), n_bins, axis=0), n_frames, axis=1)
+    out = librosa.istft(
+        stft * _normalised(weights), hop_length=hop, window="hann", center=True,
+        n_fft=n_fft, length=len(y),
+    )
+    return out.astype(np.float32)
+
+
+def _bin_weights(R, mel, n_bins):
     if mel is not None and R.shape[0] == mel.shape[0]:
         # Each STFT bin takes the relevance of the mel bands covering it,
         # weighted by how much each band draws from that bin.
         coverage = mel.sum(axis=0)
-        R = (mel.T @ R) / np.where(coverage > 0, coverage, 1.0)[:, None]
-    R = _resize(R, n_bins, axis=0)
-    if frame_aligned:
-        # The transformer pads or crops frames at the end: frame j of the
-        # relevance is frame j of the STFT.
-        R = np.pad(R[:, :n_frames], ((0, 0), (0, max(0, n_frames - R.shape[1]))))
-    else:
-        R = _resize(R, n_frames, axis=1)
+        return (mel.T @ R) / np.where(coverage > 0, coverage, 1.0)[:, None]
+    return _resize(R, n_bins, axis=0)
+
+
+def _normalised(R):
     peak = R.max()
     return R / peak if peak > 0 else R
 

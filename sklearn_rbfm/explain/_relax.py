@@ -5,7 +5,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ..utils._layout import reshape_spectrograms
 
 # RELAX's random masks are a 7 x 7 grid of cells, upsampled to the input.
 _DEFAULT_GRID = 7
@@ -62,7 +64,15 @@ class RELAX(BaseEstimator):
 
     fill : {"min", "zero", "mean"} or float, default="min"
         Value of masked bins: each clip's minimum (silence on a log scale),
-        zero, each clip's mean, or a given constant.
+        zero, each clip's mean, or a given constant (the same choices as
+        :func:`~sklearn_rbfm.explain.perturbation_curve`'s ``fill``).
+
+    spectrogram_shape : tuple of (int, int), fitted SpectrogramTransformer or None, default=None
+        ``(n_freq, n_frames)`` of flat spectrograms given to :meth:`explain`,
+        or the transformer that made them (its ``spectrogram_shape_``). None
+        takes the ``spectrogram_shape_`` of the embedder (a fitted
+        :class:`~sklearn_rbfm.CNNEmbedder`) for flat input; 3-D input needs
+        nothing.
 
     batch_size : int, default=128
         Masked spectrograms embedded at once; memory holds about
@@ -89,6 +99,13 @@ class RELAX(BaseEstimator):
     ((2, 8, 10), (2, 8, 10))
     >>> bool(np.allclose(importance[:, 0], importance[:, 5]))
     True
+
+    Flat spectrograms, as :class:`~sklearn_rbfm.SpectrogramTransformer`
+    returns them, come back flat:
+
+    >>> flat = X.reshape(2, -1)
+    >>> relax.set_params(spectrogram_shape=(8, 10)).explain(flat)[0].shape
+    (2, 80)
     """
 
     _parameter_constraints = {
@@ -98,6 +115,7 @@ class RELAX(BaseEstimator):
         "mask_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
         "p_keep": [Interval(Real, 0, 1, closed="neither")],
         "fill": [StrOptions({"min", "zero", "mean"}), Real],
+        "spectrogram_shape": [tuple, list, HasMethods(["transform"]), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -111,6 +129,7 @@ class RELAX(BaseEstimator):
         mask_size=None,
         p_keep=0.5,
         fill="min",
+        spectrogram_shape=None,
         batch_size=128,
         random_state=None,
     ):
@@ -120,6 +139,7 @@ class RELAX(BaseEstimator):
         self.mask_size = mask_size
         self.p_keep = p_keep
         self.fill = fill
+        self.spectrogram_shape = spectrogram_shape
         self.batch_size = batch_size
         self.random_state = random_state
 
@@ -128,26 +148,34 @@ class RELAX(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_freq, n_frames)
-            Spectrograms.
+        X : array-like of shape (n_clips, n_freq, n_frames) or (n_clips, n_freq * n_frames)
+            Spectrograms, 3-D or flat in (frequency, frame) order as
+            :class:`~sklearn_rbfm.SpectrogramTransformer` returns them (flat
+            input needs ``spectrogram_shape`` or an embedder that knows it).
 
         Returns
         -------
-        importance : ndarray of shape (n_clips, n_freq, n_frames)
-            Mean over masks of the cosine similarity times the mask.
+        importance : ndarray of shape (n_clips, n_freq, n_frames) or (n_clips, n_freq * n_frames)
+            Mean over masks of the cosine similarity times the mask; flat
+            when ``X`` is flat.
 
-        uncertainty : ndarray of shape (n_clips, n_freq, n_frames)
+        uncertainty : ndarray, same shape as ``importance``
             Mean over masks of the squared deviation of the similarity from
             the importance, times the mask; never negative.
         """
         self._validate_params()
         embed = self._embed_function()
         X = np.asarray(X, dtype=np.float32)
+        flat = X.ndim == 2
+        if flat:
+            X = reshape_spectrograms(X, self._flat_shape(X))
+        elif self.spectrogram_shape is not None:
+            X = reshape_spectrograms(X, self.spectrogram_shape)
         if X.ndim != 3:
             raise ValueError(
-                f"X must hold spectrograms of shape (n_clips, n_freq, n_frames), "
-                f"got an array of shape {X.shape}. Reshape flat spectrograms "
-                "with the spectrogram_shape_ of the SpectrogramTransformer."
+                f"X must hold spectrograms of shape (n_clips, n_freq, n_frames) "
+                f"or flat rows (n_clips, n_freq * n_frames), got an array of "
+                f"shape {X.shape}."
             )
         bad = ~np.isfinite(X).reshape(len(X), -1).all(axis=1)
         if bad.any():
@@ -186,7 +214,21 @@ class RELAX(BaseEstimator):
             u = (squares - 2.0 * r * weighted + r * r * mask_sum) / self.n_masks
             importance[i] = r.reshape(n_freq, n_frames)
             uncertainty[i] = np.maximum(u, 0.0).reshape(n_freq, n_frames)
+        if flat:
+            return importance.reshape(n_clips, -1), uncertainty.reshape(n_clips, -1)
         return importance, uncertainty
+
+    def _flat_shape(self, X):
+        shape = self.spectrogram_shape
+        if shape is None:
+            shape = getattr(self.embedder, "spectrogram_shape_", None)
+        if shape is None:
+            raise ValueError(
+                f"X holds flat spectrograms of shape {X.shape}; to know their "
+                "(n_freq, n_frames), pass spectrogram_shape (a pair or the fitted "
+                "SpectrogramTransformer), or X of shape (n_clips, n_freq, n_frames)."
+            )
+        return shape
 
     def _embed_function(self):
         embedder = self.embedder

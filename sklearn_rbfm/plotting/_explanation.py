@@ -8,7 +8,9 @@ class SpectrogramExplanationDisplay:
 
     Build it with :meth:`from_explanation` (arrays you already have) or
     :meth:`from_estimator` (computes the relevance with
-    :func:`~sklearn_rbfm.explain.relevance_maps`), then :meth:`plot`.
+    :func:`~sklearn_rbfm.explain.relevance_maps`), then :meth:`plot`. Every
+    cell is drawn at its frame's time and its band's centre frequency, so
+    mel and VGGish bands sit at their real, unevenly spaced frequencies.
 
     Parameters
     ----------
@@ -22,30 +24,40 @@ class SpectrogramExplanationDisplay:
         Centre of each frame in seconds.
 
     frequencies : ndarray of shape (n_freq,)
-        Centre of each bin in Hz.
+        Centre of each band in Hz, increasing.
 
     title : str or None, default=None
         Figure title.
 
     Attributes
     ----------
-    figure_ : matplotlib Figure
-        The figure, after :meth:`plot`.
+    ax_ : matplotlib Axes or ndarray of two Axes
+        The axes, after :meth:`plot`: the spectrogram and relevance axes
+        side by side, one axis when overlaid.
 
     axes_ : list of matplotlib Axes
-        The spectrogram and relevance axes (one axis when overlaid).
+        The same axes as a list.
+
+    figure_ : matplotlib Figure
+        The figure, after :meth:`plot`.
 
     Examples
     --------
     >>> import numpy as np
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> from sklearn_rbfm import SpectrogramTransformer
     >>> from sklearn_rbfm.plotting import SpectrogramExplanationDisplay
-    >>> S, R = np.random.rand(2, 64, 50)
+    >>> X = np.random.default_rng(0).standard_normal((1, 8000)).astype("float32")
+    >>> spec = SpectrogramTransformer("mel", sr=8000, n_fft=256, n_mels=32).fit(X)
+    >>> S = spec.transform(X)
+    >>> R = np.random.rand(*S.shape)  # a relevance map laid out like S
     >>> disp = SpectrogramExplanationDisplay.from_explanation(
-    ...     S, R, sr=8000, hop_length=64, fmax=4000)
-    >>> disp.plot(kind="overlay").axes_[0].get_xlabel()
+    ...     S[0], R[0], transformer=spec, kind="overlay")
+    >>> disp.ax_.get_xlabel()
     'Time (s)'
+    >>> bool(np.allclose(disp.frequencies, spec.frequencies_))
+    True
     """
 
     def __init__(self, spectrogram, relevance, times, frequencies, *, title=None):
@@ -57,27 +69,34 @@ class SpectrogramExplanationDisplay:
 
     @classmethod
     def from_explanation(
-        cls, spectrogram, relevance, *, sr, hop_length, fmax=None,
-        frequencies=None, title=None, kind="side_by_side", ax=None,
-        plot=True,
+        cls, spectrogram, relevance, *, transformer=None, sr=None,
+        hop_length=None, fmax=None, frequencies=None, title=None,
+        kind="side_by_side", ax=None, plot=True,
     ):
         """Display a spectrogram and a relevance map given as arrays.
 
         Parameters
         ----------
         spectrogram : array-like of shape (n_freq, n_frames) or (n_freq * n_frames,)
-            The spectrogram (flat input needs ``relevance`` 2-D).
-        relevance : array-like of shape (n_freq, n_frames)
-            Relevance per bin.
-        sr : float
-            Sampling rate of the audio in Hz.
-        hop_length : int
-            Samples between frames.
+            The spectrogram, 2-D or flat as the transformer's output row.
+        relevance : array-like of shape (n_freq, n_frames) or (n_freq * n_frames,)
+            Relevance per bin, laid out like ``spectrogram``.
+        transformer : fitted SpectrogramTransformer or None, default=None
+            The transformer that made ``spectrogram``: its
+            ``spectrogram_shape_``, ``frame_times_`` and ``frequencies_``
+            place every cell (then leave ``sr``, ``hop_length``, ``fmax``
+            and ``frequencies`` at None).
+        sr : float or None, default=None
+            Without ``transformer``: sampling rate of the audio in Hz.
+        hop_length : int or None, default=None
+            Without ``transformer``: samples between frames; frame ``t``
+            is drawn at ``t * hop_length / sr``.
         fmax : float or None, default=None
-            Highest frequency of the top bin; None means ``sr / 2``.
-            Bins are taken as evenly spaced unless ``frequencies`` is given.
+            Without ``transformer`` and ``frequencies``: bands are taken as
+            evenly spaced from 0 to ``fmax``; None means ``sr / 2``.
         frequencies : array-like of shape (n_freq,) or None, default=None
-            Centre frequency of each bin in Hz (e.g. mel band centres).
+            Without ``transformer``: centre frequency of each band in Hz
+            (e.g. mel band centres).
         title : str or None, default=None
             Figure title.
         kind : {"side_by_side", "overlay"}, default="side_by_side"
@@ -91,30 +110,54 @@ class SpectrogramExplanationDisplay:
         -------
         display : SpectrogramExplanationDisplay
         """
-        R = np.asarray(relevance, dtype=np.float64)
-        if R.ndim != 2:
-            raise ValueError(
-                f"relevance must be 2-D (n_freq, n_frames), got shape {R.shape}."
-            )
-        S = np.asarray(spectrogram, dtype=np.float64).reshape(R.shape)
-        n_freq, n_frames = R.shape
-        times = np.arange(n_frames) * float(hop_length) / float(sr)
-        if frequencies is None:
-            top = float(sr) / 2.0 if fmax is None else float(fmax)
-            frequencies = np.linspace(0.0, top, n_freq)
-        frequencies = np.asarray(frequencies, dtype=np.float64)
-        if frequencies.shape != (n_freq,):
-            raise ValueError(
-                f"frequencies has {frequencies.size} values for {n_freq} bins."
-            )
+        if transformer is not None:
+            given = [name for name, value in (("sr", sr), ("hop_length", hop_length),
+                     ("fmax", fmax), ("frequencies", frequencies)) if value is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} and transformer both describe the grid; "
+                    "pass the fitted SpectrogramTransformer alone."
+                )
+            if not hasattr(transformer, "frame_times_"):
+                raise ValueError(
+                    "transformer must be a fitted SpectrogramTransformer (the one "
+                    "that made the spectrogram)."
+                )
+            R = _one_map(relevance, transformer.spectrogram_shape_, "relevance")
+            S = _one_map(spectrogram, R.shape, "spectrogram")
+            times = np.asarray(transformer.frame_times_, dtype=np.float64)
+            frequencies = np.asarray(transformer.frequencies_, dtype=np.float64)
+        else:
+            if sr is None or hop_length is None:
+                raise ValueError(
+                    "Pass transformer (the fitted SpectrogramTransformer), or sr "
+                    "and hop_length to place the frames in time."
+                )
+            R = np.asarray(relevance, dtype=np.float64)
+            if R.ndim != 2:
+                raise ValueError(
+                    f"relevance must be 2-D (n_freq, n_frames), got shape {R.shape}; "
+                    "flat relevance needs transformer=."
+                )
+            S = _one_map(spectrogram, R.shape, "spectrogram")
+            n_freq, n_frames = R.shape
+            times = np.arange(n_frames) * float(hop_length) / float(sr)
+            if frequencies is None:
+                top = float(sr) / 2.0 if fmax is None else float(fmax)
+                frequencies = np.linspace(0.0, top, n_freq)
+            frequencies = np.asarray(frequencies, dtype=np.float64)
+            if frequencies.shape != (n_freq,):
+                raise ValueError(
+                    f"frequencies has {frequencies.size} values for {n_freq} bins."
+                )
         display = cls(S, R, times, frequencies, title=title)
         return display.plot(kind=kind, ax=ax) if plot else display
 
     @classmethod
     def from_estimator(
         cls, estimator, X, *, index=0, method="deep_taylor", target=None,
-        sr, hop_length, fmax=None, frequencies=None, title=None,
-        kind="side_by_side", ax=None,
+        transformer=None, sr=None, hop_length=None, fmax=None, frequencies=None,
+        title=None, kind="side_by_side", ax=None,
     ):
         """Explain one spectrogram with :func:`~sklearn_rbfm.explain.relevance_maps`.
 
@@ -131,6 +174,10 @@ class SpectrogramExplanationDisplay:
             Relevance method.
         target : label or None, default=None
             Class to explain; None is the predicted class.
+        transformer : fitted SpectrogramTransformer or None, default=None
+            Places the cells as in :meth:`from_explanation`. None takes the
+            pipeline's own SpectrogramTransformer step when ``sr`` and
+            ``hop_length`` are not given.
         sr, hop_length, fmax, frequencies, title, kind, ax
             As in :meth:`from_explanation`.
 
@@ -144,18 +191,26 @@ class SpectrogramExplanationDisplay:
 
         X = np.asarray(X)
         sample = X[index : index + 1]
-        R = relevance_maps(estimator, sample, method=method, target=target)[0]
-        if R.ndim != 2:
+        steps = list(estimator[:-1]) if isinstance(estimator, Pipeline) else []
+        if transformer is None and sr is None and hop_length is None:
+            found = [step for step in steps if hasattr(step, "frame_times_")]
+            transformer = found[-1] if found else None
+        R = np.asarray(relevance_maps(estimator, sample, method=method, target=target)[0])
+        last = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+        shape = getattr(last, "input_shape_", None)
+        if R.ndim == 1 and shape is not None and len(shape) == 2:
+            R = R.reshape(shape)
+        if R.ndim != 2 or min(R.shape) < 2:
             raise ValueError(
-                "The estimator's relevance is not 2-D: give KerasCNNClassifier "
-                "its spectrogram_shape to display spectrogram explanations."
+                "The estimator's relevance is not a 2-D spectrogram map (shape "
+                f"{R.shape}): give KerasCNNClassifier its spectrogram_shape to "
+                "display spectrogram explanations."
             )
-        spec = sample
-        if isinstance(estimator, Pipeline) and len(estimator) > 1:
-            spec = estimator[:-1].transform(sample)
+        spec = estimator[:-1].transform(sample) if steps else sample
         return cls.from_explanation(
-            np.asarray(spec)[0], R, sr=sr, hop_length=hop_length, fmax=fmax,
-            frequencies=frequencies, title=title, kind=kind, ax=ax,
+            np.asarray(spec)[0], R, transformer=transformer, sr=sr,
+            hop_length=hop_length, fmax=fmax, frequencies=frequencies,
+            title=title, kind=kind, ax=ax,
         )
 
     def plot(self, *, kind="side_by_side", ax=None, cmap="magma",
@@ -194,18 +249,19 @@ class SpectrogramExplanationDisplay:
             fig = axes[0].figure
         if kind == "side_by_side" and len(axes) != 2:
             raise ValueError("kind='side_by_side' needs two Axes in ax.")
-        extent = (self.times[0], self.times[-1] if len(self.times) > 1 else 1.0,
-                  self.frequencies[0], self.frequencies[-1])
+        times = np.asarray(self.times, dtype=np.float64)
+        freqs = np.asarray(self.frequencies, dtype=np.float64)
+        # 'nearest' shading puts each cell's centre at its frame time and band
+        # frequency, whatever the spacing (mel bands widen with frequency).
+        axes[0].pcolormesh(times, freqs, self.spectrogram, shading="nearest",
+                           cmap=cmap)
         limit = float(np.abs(self.relevance).max()) or 1.0
-        axes[0].imshow(self.spectrogram, origin="lower", aspect="auto",
-                       extent=extent, cmap=cmap)
         target = axes[-1]
-        image = target.imshow(
-            self.relevance, origin="lower", aspect="auto", extent=extent,
-            cmap=relevance_cmap, vmin=-limit, vmax=limit,
-            alpha=0.6 if kind == "overlay" else 1.0,
+        mesh = target.pcolormesh(
+            times, freqs, self.relevance, shading="nearest", cmap=relevance_cmap,
+            vmin=-limit, vmax=limit, alpha=0.6 if kind == "overlay" else 1.0,
         )
-        fig.colorbar(image, ax=target, label="relevance")
+        fig.colorbar(mesh, ax=target, label="relevance")
         for axis in axes:
             axis.set_xlabel("Time (s)")
             axis.set_ylabel("Frequency (Hz)")
@@ -215,7 +271,24 @@ class SpectrogramExplanationDisplay:
         if self.title:
             fig.suptitle(self.title)
         self.figure_, self.axes_ = fig, axes
+        self.ax_ = np.asarray(axes, dtype=object) if len(axes) > 1 else axes[0]
         return self
+
+
+def _one_map(values, shape, name):
+    values = np.asarray(values, dtype=np.float64)
+    shape = tuple(int(v) for v in shape)
+    if values.shape == shape:
+        return values
+    if values.ndim == 1 and values.size == shape[0] * shape[1]:
+        return values.reshape(shape)
+    hint = ""
+    if values.shape == shape[::-1]:
+        hint = " It is transposed: pass (n_freq, n_frames)."
+    raise ValueError(
+        f"{name} has shape {values.shape}, but the spectrogram grid is "
+        f"(n_freq, n_frames) = {shape} ({shape[0] * shape[1]} values flat).{hint}"
+    )
 
 
 class PerturbationCurveDisplay:
