@@ -50,7 +50,9 @@ REUSABLE = frozenset(ANALYZERS) - {"integrated_gradients", "smoothgrad"}
 def initialize():
     """Worker initializer: quiet TensorFlow and switch to graph mode."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from ._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     tf.get_logger().setLevel("ERROR")
     # Keras' graph-mode predict path warns about its own internals on every
@@ -78,7 +80,9 @@ def prepare(key, weights_key, payload, method, kwargs):
         entry["weights_key"] = weights_key
         return
     if len(_CACHE) >= _MAX_CACHED:
-        import tensorflow as tf
+        from ._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         _CACHE.clear()
         tf.keras.backend.clear_session()
@@ -116,7 +120,9 @@ def analyze(key, weights_key, method, X, targets, batch_size, payload=None, kwar
 
 def _build(payload, method, kwargs):
     import innvestigate
-    import tensorflow as tf
+    from ._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     model = tf.keras.models.model_from_json(payload["config"])
     for name, weights in payload["weights"].items():

@@ -118,7 +118,9 @@ def relevance(model, X, method, targets, batch_size, kwargs):
     ``targets`` is None (explain each sample's highest-scoring class) or an
     array of class indices; ``X`` is float32 of the model's input shape.
     """
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     _check_kwargs(method, kwargs)
     graph = _Graph(model)
@@ -161,7 +163,9 @@ class _Op:
     """One call of a layer in the (flattened) graph."""
 
     def __init__(self, layer, node, inputs, outputs):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         self.layer = layer
         self.kind = type(layer).__name__
@@ -180,7 +184,9 @@ class _Op:
         )
 
     def call(self, values):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         flat = list(self._flat)
         for slot, value in zip(self._slots, values):
@@ -218,7 +224,9 @@ class _Graph:
         self._fold_batch_norm()
 
     def _expand(self, model, scope, rename):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         def key(tensor):
             return rename.get(id(tensor), (scope, id(tensor)))
@@ -286,7 +294,9 @@ class _Graph:
 
     def forward(self, x, keep=True):
         """Values of every tensor (``keep``) or only the logits, for input x."""
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         values = {self.input_key: x}
         consumers = None if keep else self._consumer_counts()
@@ -339,7 +349,9 @@ def _activation_name(layer):
 
 def _batch_norm_affine(op):
     """Per-channel (scale, shift) of a BatchNormalization in inference mode."""
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     layer = op.layer
     axis = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
@@ -390,13 +402,17 @@ class _Linear:
 
     def paired(self):
         """One sigmoid unit as the two logits (-z, z) of classes 0 and 1."""
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         bias = None if self.bias is None else tf.concat([-self.bias, self.bias], -1)
         return _Linear(self.kind, self.layer, tf.concat([-self.kernel, self.kernel], -1), bias)
 
     def apply(self, x, kernel=None, bias=True):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         kernel = self.kernel if kernel is None else kernel
         if self.kind == "scale":
@@ -420,7 +436,9 @@ class _Linear:
 
     def transpose(self, x, s, kernel=None):
         """``W^T s``: the vector-Jacobian product of the bias-free map at ``x``."""
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         kernel = self.kernel if kernel is None else kernel
         if self.kind == "scale":
@@ -436,7 +454,9 @@ class _Linear:
 
 
 def _safe_divide(a, b):
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     return a / (b + _SAFE_EPS * tf.cast(tf.equal(b, 0), b.dtype))
 
@@ -450,7 +470,9 @@ class _Rule:
         self._cache = {}
 
     def _weights(self, linear):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         entry = self._cache.get(id(linear))
         if entry is None:
@@ -466,7 +488,9 @@ class _Rule:
         return entry[1]
 
     def __call__(self, linear, x, R):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         name, p = self.name, self.params
         if name in ("z", "epsilon"):
@@ -612,7 +636,9 @@ class _RuleExplainer:
             )
 
     def __call__(self, x, targets):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         graph = self.graph
         values, logits = graph.forward(x)
@@ -639,7 +665,9 @@ class _RuleExplainer:
         return rule(linear, x, R)
 
     def _backward(self, op, inputs, R):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         kind = op.kind
         if kind in _KERNEL:
@@ -685,7 +713,9 @@ class _GradientExplainer:
     """Gradient, input x gradient, integrated gradients and SmoothGrad."""
 
     def __init__(self, graph, method, kwargs):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
         from sklearn.utils import check_random_state
 
         self.graph = graph
@@ -705,7 +735,9 @@ class _GradientExplainer:
         self.noise = tf.random.Generator.from_seed(int(seed))
 
     def _gradient(self, x, targets):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -716,7 +748,9 @@ class _GradientExplainer:
         return tape.gradient(score, x), targets
 
     def __call__(self, x, targets):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         method = self.method
         if method in ("gradient", "input_t_gradient"):
@@ -735,7 +769,9 @@ class _GradientExplainer:
         return out
 
     def _averaged(self, x, targets):
-        import tensorflow as tf
+        from .._keras import import_tensorflow
+
+        tf = import_tensorflow()
 
         if self.method == "integrated_gradients":
             reference = tf.cast(tf.broadcast_to(self.reference, tf.shape(x)), x.dtype)

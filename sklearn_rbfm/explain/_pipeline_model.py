@@ -36,7 +36,9 @@ def embedder_position(pipeline):
 
 def joined_model(pipeline, position, X):
     """(joined Keras model, flat spectrograms, spectrogram shape)."""
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     embedder = pipeline[position]
     if embedder.architecture in _NOT_KERAS:
@@ -70,7 +72,9 @@ def joined_model(pipeline, position, X):
 
 
 def _as_layer(name, step, x):
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     if step is None or step == "passthrough":
         return x
@@ -118,7 +122,9 @@ def _PatchPooling(n_patches, pooling):
 
 
 def _define_layers():
-    import tensorflow as tf
+    from .._keras import import_tensorflow
+
+    tf = import_tensorflow()
 
     class ClipPatches(tf.keras.layers.Layer):
         """(n, bands, frames) -> (n * n_patches, patch_frames, bands, 1), padded with silence."""
