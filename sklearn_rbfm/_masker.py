@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, St
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._relevance_worker import ANALYZERS
+from .utils._validation import check_numeric
 
 
 class RelevanceMasker(SelectorMixin, BaseEstimator):
@@ -253,6 +254,7 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
         return X_checked[:, self.support_]
 
     def _fit(self, X, y, groups):
+        check_numeric(X)
         X_checked, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], ensure_min_features=1
         )
@@ -365,6 +367,8 @@ class RelevanceMasker(SelectorMixin, BaseEstimator):
             relevance is that of ``estimator_`` on this sample.
         """
         check_is_fitted(self)
+        # the selector's transform would pass strings through silently
+        check_numeric(X)
         if self.strategy == "minimal":
             return super().transform(X)
         X_checked = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)

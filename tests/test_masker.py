@@ -198,3 +198,14 @@ def test_relevance_display_takes_ax_by_keyword(minimal):
         display.plot(ax)
     assert display.plot(ax=ax).ax_ is ax and display.figure_ is ax.figure
     plt.close("all")
+
+
+def test_strings_are_refused_naming_the_cell(data, minimal):
+    X, y = data
+    bad = X[:5].astype(object)
+    bad[2, 3] = "loud"
+    # the selector's own transform would return the strings silently
+    with pytest.raises(ValueError, match=r"row 2, column 3 holds 'loud'"):
+        minimal.transform(bad)
+    with pytest.raises(ValueError, match=r"row 2, column 3 holds 'loud'"):
+        RelevanceMasker(LogisticRegression(), n_features=2).fit(bad, y[:5])

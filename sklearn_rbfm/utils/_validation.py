@@ -110,3 +110,57 @@ def as_float32(X, *, name="X", pcm=False):
             f"that is not a number ({exc}). Pass a numeric array"
             + (" of waveforms (AudioLoader decodes audio files)." if pcm else ".")
         ) from exc
+
+
+def check_numeric(X, *, name="X"):
+    """Refuse non-numeric input naming the first offending cell.
+
+    scikit-learn's own message ("could not convert string to float: 'a'")
+    names neither the argument nor the place; this one names both. Numeric
+    input (and array-likes that convert cleanly) passes unchanged.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame
+        The input of ``fit``, ``transform`` or ``predict``.
+    name : str, default="X"
+        What ``X`` is, for the message.
+
+    Returns
+    -------
+    X : the input, unchanged
+
+    Raises
+    ------
+    ValueError
+        If a cell of an object or string array is not a number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rbfm.utils._validation import check_numeric
+    >>> check_numeric(np.array([[1.0, "loud"]], dtype=object))
+    Traceback (most recent call last):
+    ...
+    ValueError: X must hold numbers: row 0, column 1 holds 'loud' (a str). Encode it as numbers first.
+    """
+    values = X.to_numpy() if hasattr(X, "to_numpy") else X
+    try:
+        values = np.asarray(values)
+    except (TypeError, ValueError):
+        return X
+    if values.dtype.kind not in "OUS":
+        return X
+    flat = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+    for (row, col), value in np.ndenumerate(flat):
+        if value is None:
+            continue  # a missing value: the NaN check names it
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must hold numbers: row {row}, column {col} holds "
+                f"{value!r} (a {type(value).__name__}). Encode it as numbers "
+                "first."
+            ) from None
+    return X
