@@ -20,7 +20,7 @@ _LAZY_ESTIMATORS = {
     "KerasCNNClassifier": "._cnn_classifier",
 }
 
-_SUBMODULES = ("datasets", "explain", "plotting", "utils")
+_SUBMODULES = ("datasets", "explain", "plotting", "utils", "exceptions")
 
 __all__ = sorted(_LAZY_ESTIMATORS) + list(_SUBMODULES) + ["__version__"]
 

@@ -138,15 +138,13 @@ def fit_attempt(classifier, units, y_units, clip_of_unit, train, val, *, n_class
     chance = math.log(n_classes) if balanced else chance_loss(y_train, weights, n_classes)
     threshold = (1 - CHANCE_MARGIN) * chance
     val_units = None if val is None else np.flatnonzero(np.isin(clip_of_unit, val))
-    # Validation loss weighs the classes as training does, so that it is
-    # on the same scale and ``threshold`` applies to it too.
+    # With balanced batches, the validation loss is balanced too: the mean
+    # over classes of each class's mean loss, on the training loss's scale.
     val_weights = loss_weights
     if val_units is not None and balanced:
+        counts = np.bincount(y_units[val_units], minlength=n_classes)
         val_weights = tf.constant(
-            list(class_weight_dict("balanced", y_units[val_units], n_classes).values())
-            if len(np.unique(y_units[val_units])) == n_classes
-            else [1.0] * n_classes,
-            tf.float32,
+            np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0), tf.float32
         )
 
     steps = int(math.ceil(len(train_units) / batch_size))

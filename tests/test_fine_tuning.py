@@ -132,6 +132,7 @@ def test_constant_input_cannot_learn_and_warns():
                       r"fine_tune='all'\) fine-tuning ended at chance level") as record:
         emb.fit(S, y)
     assert len(record) == 1
+    assert record[0].filename == __file__  # points at the caller's fit
     history = emb.history_
     assert set(history) == {"loss", "learning_rate", "attempt"}  # no validation split
     # the first attempt and both restarts ran all their epochs
