@@ -65,10 +65,13 @@ def tasks(args):
     """Yield (name, spectrograms, binary labels, speakers, epochs, outer folds)."""
     from sklearn_rbfm.datasets import load_audio_folder, load_fsdd_sample
 
-    demo = load_fsdd_sample()
-    S = _mel(_load(demo.filenames, 16000), 16000)
-    y = (demo.target_names[demo.target] == "0").astype(int)
-    yield "demo", S, y, demo.groups, 10, 3
+    if not args.skip_demo:
+        demo = load_fsdd_sample()
+        S = _mel(_load(demo.filenames, 16000), 16000)
+        y = (demo.target_names[demo.target] == "0").astype(int)
+        yield "demo", S, y, demo.groups, 10, 3
+    if not args.digits:
+        return
 
     data = load_audio_folder(args.root)
     take = np.array([int(Path(f).stem.rsplit("_", 1)[1]) for f in data.filenames])
@@ -179,7 +182,8 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--root", default=str(FSDD))
     p.add_argument("--takes", type=int, default=10)
-    p.add_argument("--digits", nargs="+", default=["0", "3", "7"])
+    p.add_argument("--digits", nargs="*", default=["0", "3", "7"])
+    p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--epochs", type=int, default=20)
     p.set_defaults(fn=run)
     p = sub.add_parser("compare")

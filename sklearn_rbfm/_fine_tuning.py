@@ -12,7 +12,8 @@ stopping ended them. The recipe here:
 - a validation split made by clip (by group when groups are given),
   stratified, so that no clip or speaker sits on both sides;
 - early stopping that only starts counting, and only keeps weights, once the
-  training loss has left chance level; the best weights are restored;
+  training loss has left chance level and half the epochs have run; the best
+  weights are restored;
 - a restart from a new initialisation when training never left chance level,
   and a :class:`~sklearn_rbfm.exceptions.FineTuningWarning` when no attempt did.
 
@@ -208,7 +209,9 @@ def fit_attempt(classifier, units, y_units, clip_of_unit, train, val, *, n_class
         history["val_loss"].append(val_loss)
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}: loss {loss:.4f}, val_loss {val_loss:.4f}")
-        if not left_chance:
+        # On a small validation split the loss is noisy: judged from the
+        # first epochs it ends runs that had barely started.
+        if not left_chance or 2 * (epoch + 1) < epochs:
             continue
         if val_loss < best:
             best, best_weights, waited = val_loss, classifier.get_weights(), 0
