@@ -21,7 +21,10 @@ _LAZY_ESTIMATORS = {
     "BirdNETEmbedder": "._birdnet",
 }
 
-_SUBMODULES = ("datasets", "explain", "plotting", "utils", "detection", "persistence")
+_SUBMODULES = (
+    "baselines", "datasets", "detection", "exceptions", "explain",
+    "model_selection", "persistence", "plotting", "utils",
+)
 
 __all__ = sorted(_LAZY_ESTIMATORS) + list(_SUBMODULES) + ["__version__"]
 

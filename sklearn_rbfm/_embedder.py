@@ -21,7 +21,6 @@ from ._keras import (
     import_tensorflow,
     seed_from,
     seeded,
-    train_classifier,
 )
 from .utils._runtime import RuntimeSlot
 from .utils._validation import as_float32, check_input_features
@@ -40,10 +39,16 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
 
     ``fit(X)`` builds the network and loads its weights, without training.
     ``fit(X, y)`` with ``fine_tune`` set trains a softmax classification head
-    on top of the pooled features, together with the last convolutional block
-    (``'last'``) or the whole network (``'all'``): class-weighted
-    cross-entropy, Adam, early stopping on a stratified validation split. The
-    head is then dropped; :meth:`transform` returns the pooled features.
+    (on the standardised pooled features) together with the last
+    convolutional block (``'last'``) or the whole network (``'all'``):
+    cross-entropy on class-balanced batches, Adam with a one-epoch warm-up
+    and cosine decay, early stopping on a validation split of whole clips
+    (and groups, see :meth:`fit`). Early stopping waits until the training
+    loss has left chance level; when an attempt never does, training
+    restarts from a new initialisation (twice at most), and a
+    :class:`~sklearn_rbfm.exceptions.FineTuningWarning` says so when no
+    attempt did. The head is then dropped; :meth:`transform` returns the
+    pooled features.
     Embedding streams batch by batch, so memory grows with ``batch_size``,
     not with the number of clips.
 
@@ -115,11 +120,14 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         Adam's learning rate for fine-tuning. None means 1e-4 for pretrained
         weights and 1e-3 for randomly initialised networks.
     class_weight : 'balanced', dict or None, default='balanced'
-        Loss weight per class when fine-tuning; a dict maps labels to weights.
+        How classes count when fine-tuning: ``'balanced'`` draws every class
+        equally often into each batch; a dict maps labels to loss weights
+        (batches drawn at random); None weighs every clip alike.
     validation_fraction : float, default=0.1
-        Fraction of the training units (clips, or VGGish patches) held out
-        for early stopping (patience 5, best weights restored); 0 disables
-        early stopping.
+        Fraction of the training clips (all patches of a clip together)
+        held out, stratified, for early stopping (patience 5 once training
+        has left chance level, best weights restored); 0 trains all
+        ``epochs`` on every clip.
     sr : float or None, default=None
         Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
         unused by the spectrogram networks.
@@ -150,8 +158,13 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         ``(n_freq, n_frames)`` of each input spectrogram; None for BirdNET.
     embedding_dim_ : int
         Length of each output vector.
-    history_ : dict or None
-        Per-epoch losses of the fine-tuning, None without fine-tuning.
+    history_ : dict of str to list or None
+        Training health of the fine-tuning, one entry per epoch run (of every
+        attempt): ``'loss'`` (training cross-entropy, chance level
+        ``log(n_classes)`` with balanced batches), ``'val_loss'`` (with a
+        validation split), ``'learning_rate'`` (at the epoch's start) and
+        ``'attempt'`` (0, or 1 and 2 after restarts). Plain lists of floats
+        and ints. None without fine-tuning.
     n_features_in_ : int
         Number of features (flat spectrogram cells or samples) seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -247,7 +260,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
         """Build the network, load its weights and, with ``fine_tune``, train it.
 
         Parameters
@@ -256,6 +269,10 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             Flat or 3-D spectrograms; waveforms at ``sr`` for ``'birdnet'``.
         y : array-like of shape (n_clips,) or None, default=None
             Class labels, needed when ``fine_tune`` is set, ignored otherwise.
+        groups : array-like of shape (n_clips,) or None, default=None
+            Group of each clip (e.g. the speaker or recording site) when
+            fine-tuning: the early-stopping validation split then keeps each
+            group on one side. Ignored without ``fine_tune``.
 
         Returns
         -------
@@ -273,7 +290,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         with seeded(seed):
             model, last_block, self.weights_path_ = self._build()
             if self.fine_tune:
-                self.history_ = self._fine_tune(model, last_block, X, y, seed)
+                model, self.history_ = self._fine_tune(model, last_block, X, y, groups, seed)
         self.model_ = model
         self.embedding_dim_ = int(model.output_shape[-1])
         return self
@@ -429,8 +446,10 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             self.architecture, self.spectrogram_shape_, self.input_size, self.pooling
         )
 
-    def _fine_tune(self, model, last_block, X, y, seed):
-        from ._architectures import set_trainable
+    def _fine_tune(self, model, last_block, X, y, groups, seed):
+        """Train ``model`` with a softmax head on ``(X, y)``; return it and the history."""
+        from ._architectures import _flat_layers, set_trainable
+        from ._fine_tuning import fine_tune
 
         if y is None:
             raise ValueError(
@@ -440,6 +459,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
         check_classification_targets(y)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X, groups)
         classes, y_encoded, class_weight = encode_targets(
             y,
             self.class_weight,
@@ -450,25 +472,45 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             ),
         )
         tf = import_tensorflow()
-        set_trainable(model, self.fine_tune, last_block)
-        head = tf.keras.layers.Dense(len(classes), activation="softmax", name="head")
-        classifier = tf.keras.Model(model.input, head(model.output))
         units, per_clip = self._units(X)
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = 1e-3 if self.weights_path_ is None else 1e-4
-        return train_classifier(
-            classifier,
+
+        def make_classifier(attempt):
+            network, block = model, last_block
+            if attempt:
+                # A restart: the trained layers (and the head) start again
+                # from another seed; the frozen ones are kept as they were.
+                with seeded(seed + attempt):
+                    network, block, _ = self._build()
+            set_trainable(network, self.fine_tune, block)
+            for layer, first in zip(_flat_layers(network), _flat_layers(model)):
+                if attempt and not layer.trainable:
+                    layer.set_weights(first.get_weights())
+            # Pooled features of an untrained network barely differ between
+            # clips; standardising them for the head gives it, and the layers
+            # below, gradients large enough to leave chance level.
+            x = tf.keras.layers.BatchNormalization(name="head_standardise")(network.output)
+            head = tf.keras.layers.Dense(len(classes), activation="softmax", name="head")
+            return network, tf.keras.Model(network.input, head(x))
+
+        name = self.architecture if isinstance(self.architecture, str) else "callable"
+        return fine_tune(
+            make_classifier,
             units,
             np.repeat(y_encoded, per_clip),
+            np.repeat(np.arange(len(y_encoded)), per_clip),
+            y_encoded,
+            groups=groups,
             n_classes=len(classes),
             epochs=self.epochs,
             batch_size=self.batch_size,
             learning_rate=learning_rate,
             class_weight=class_weight,
             validation_fraction=self.validation_fraction,
-            early_stopping=self.validation_fraction > 0,
             seed=seed,
+            name=f"CNNEmbedder(architecture={name!r}, fine_tune={self.fine_tune!r})",
             verbose=self.verbose,
         )
 

@@ -1,0 +1,264 @@
+"""The fine-tuning recipe of :class:`~sklearn_rbfm.CNNEmbedder`.
+
+Small, imbalanced training sets made the plain recipe (class-weighted
+cross-entropy, Adam at a constant rate, early stopping on a random split of
+patches) depend on the seed: some seeds never left chance level before early
+stopping ended them. The recipe here:
+
+- class-balanced batches: every batch draws each class equally often
+  (``class_weight='balanced'``), so every step sees the rare class;
+- a learning-rate warm-up over the first epoch, then cosine decay to zero,
+  so that the last epochs settle instead of jumping between seeds' minima;
+- a validation split made by clip (by group when groups are given),
+  stratified, so that no clip or speaker sits on both sides;
+- early stopping that only starts counting, and only keeps weights, once the
+  training loss has left chance level and half the epochs have run; the best
+  weights are restored;
+- a restart from a new initialisation when training never left chance level,
+  and a :class:`~sklearn_rbfm.exceptions.FineTuningWarning` when no attempt did.
+
+Chance level is the loss of predicting the class frequencies the loss sees:
+``log(n_classes)`` for balanced batches.
+"""
+
+import math
+import warnings
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+
+from ._keras import class_weight_dict, import_tensorflow
+from .exceptions import FineTuningWarning
+
+# Training has left chance level once its loss is this fraction below it.
+CHANCE_MARGIN = 0.05
+MAX_RESTARTS = 2
+PATIENCE = 5
+
+
+def validation_split(y, groups, fraction, seed):
+    """Indices (train, validation) of clips, stratified by class, grouped by ``groups``.
+
+    Returns ``(all clips, None)`` when the data cannot spare a validation
+    part that leaves every class in training.
+    """
+    n = len(y)
+    everything = np.arange(n)
+    n_val = int(math.ceil(fraction * n))
+    if fraction == 0 or n_val >= n:
+        return everything, None
+    counts = np.bincount(y)
+    if groups is not None and len(np.unique(groups)) >= 2:
+        n_splits = int(min(max(2, round(1 / fraction)), len(np.unique(groups))))
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # Too few members of a class for n_splits is expected on small data.
+            warnings.simplefilter("ignore", UserWarning)
+            train, val = next(splitter.split(everything, y, groups))
+        if len(np.unique(y[train])) == len(counts):
+            return train, val
+    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
+    train, val = train_test_split(everything, test_size=n_val, stratify=stratify,
+                                  random_state=seed)
+    if len(np.unique(y[train])) < len(counts):
+        return everything, None
+    return train, val
+
+
+def chance_loss(y, weights, n_classes):
+    """Cross-entropy of predicting the (weighted) class frequencies of ``y``."""
+    mass = np.bincount(y, minlength=n_classes).astype(float)
+    if weights is not None:
+        mass *= np.array([weights.get(k, 1.0) for k in range(n_classes)])
+    p = mass[mass > 0] / mass.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def balanced_batches(y, batch_size, rng):
+    """One epoch of batches drawing every class equally often.
+
+    As many batches as a plain pass over ``y``; each class contributes its
+    share of every batch, cycling through its clips in a fresh random order
+    so that every clip is used before any is repeated.
+    """
+    n_classes = int(y.max()) + 1
+    n_batches = int(math.ceil(len(y) / batch_size))
+    members = [np.flatnonzero(y == k) for k in range(n_classes)]
+    members = [m for m in members if len(m)]
+    per_batch = np.full(len(members), batch_size // len(members))
+    per_batch[: batch_size % len(members)] += 1
+    streams = []
+    for m, k in zip(members, per_batch):
+        need = n_batches * k
+        order = np.concatenate([rng.permutation(m) for _ in range(-(-need // len(m)))])
+        streams.append(order[:need].reshape(n_batches, k))
+    batches = np.concatenate(streams, axis=1)
+    for b in batches:
+        rng.shuffle(b)
+    return batches
+
+
+def shuffled_batches(n, batch_size, rng):
+    order = rng.permutation(n)
+    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+
+
+class _Schedule:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to zero."""
+
+    def __init__(self, peak, warmup, total):
+        self.peak, self.warmup, self.total = peak, max(1, warmup), max(1, total)
+
+    def __call__(self, step):
+        if step < self.warmup:
+            return self.peak * (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(1, self.total - self.warmup)
+        return 0.5 * self.peak * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def fit_attempt(classifier, units, y_units, clip_of_unit, train, val, *, n_classes,
+                epochs, batch_size, learning_rate, class_weight, seed, verbose=0):
+    """Train ``classifier`` once; return its history and whether it left chance level.
+
+    ``units`` are the network inputs, ``clip_of_unit`` the clip each belongs
+    to; ``train`` and ``val`` index clips. ``class_weight`` is 'balanced'
+    (balanced batches), None or a dict over class indices (loss weights).
+    """
+    tf = import_tensorflow()
+    rng = np.random.RandomState(seed % (2**32))
+    y_units = y_units.astype(np.int64)
+    in_train = np.isin(clip_of_unit, train)
+    train_units = np.flatnonzero(in_train)
+    y_train = y_units[train_units]
+    balanced = class_weight == "balanced"
+    weights = None if balanced else class_weight_dict(class_weight, y_train, n_classes)
+    loss_weights = tf.constant(
+        [1.0 if weights is None else weights.get(k, 1.0) for k in range(n_classes)],
+        tf.float32,
+    )
+    chance = math.log(n_classes) if balanced else chance_loss(y_train, weights, n_classes)
+    threshold = (1 - CHANCE_MARGIN) * chance
+    val_units = None if val is None else np.flatnonzero(np.isin(clip_of_unit, val))
+    # With balanced batches, the validation loss is balanced too: the mean
+    # over classes of each class's mean loss, on the training loss's scale.
+    val_weights = loss_weights
+    if val_units is not None and balanced:
+        counts = np.bincount(y_units[val_units], minlength=n_classes)
+        val_weights = tf.constant(
+            np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0), tf.float32
+        )
+
+    steps = int(math.ceil(len(train_units) / batch_size))
+    schedule = _Schedule(learning_rate, steps, steps * epochs)
+    rate = tf.Variable(schedule(0), dtype=tf.float32, trainable=False)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=rate)
+    variables = classifier.trainable_variables
+
+    def weighted_loss(x, y, class_weights, training):
+        probs = classifier(x, training=training)
+        losses = tf.keras.losses.sparse_categorical_crossentropy(y, probs)
+        w = tf.gather(class_weights, y)
+        return tf.reduce_sum(w * losses), tf.reduce_sum(w)
+
+    # One trace per fit: the batch dimension is left open, so a last,
+    # smaller batch reuses the graph.
+    signature = [
+        tf.TensorSpec((None, *units.shape[1:]), tf.float32),
+        tf.TensorSpec((None,), tf.int64),
+    ]
+
+    @tf.function(input_signature=signature)
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            total, mass = weighted_loss(x, y, loss_weights, True)
+            loss = total / mass
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return total, mass
+
+    @tf.function(input_signature=signature)
+    def eval_step(x, y):
+        return weighted_loss(x, y, val_weights, False)
+
+    history = {"loss": [], "learning_rate": []}
+    if val_units is not None:
+        history["val_loss"] = []
+    best, best_weights, waited, step = np.inf, None, 0, 0
+    for epoch in range(epochs):
+        history["learning_rate"].append(float(schedule(step)))
+        if balanced:
+            batches = balanced_batches(y_train, batch_size, rng)
+        else:
+            batches = shuffled_batches(len(train_units), batch_size, rng)
+        total = mass = 0.0
+        for batch in batches:
+            rate.assign(schedule(step))
+            idx = train_units[batch]
+            t, m = train_step(units[idx], y_units[idx])
+            total, mass, step = total + float(t), mass + float(m), step + 1
+        loss = total / mass
+        history["loss"].append(loss)
+        left_chance = loss < threshold
+        if val_units is None:
+            continue
+        total = mass = 0.0
+        for start in range(0, len(val_units), batch_size):
+            idx = val_units[start : start + batch_size]
+            t, m = eval_step(units[idx], y_units[idx])
+            total, mass = total + float(t), mass + float(m)
+        val_loss = total / mass
+        history["val_loss"].append(val_loss)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss {loss:.4f}, val_loss {val_loss:.4f}")
+        # On a small validation split the loss is noisy: judged from the
+        # first epochs it ends runs that had barely started.
+        if not left_chance or 2 * (epoch + 1) < epochs:
+            continue
+        if val_loss < best:
+            best, best_weights, waited = val_loss, classifier.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= PATIENCE:
+                break
+    if best_weights is not None:
+        classifier.set_weights(best_weights)
+    final = min(history["loss"])
+    return history, bool(final < threshold), chance
+
+
+def fine_tune(make_classifier, units, y_units, clip_of_unit, y_clips, *, groups,
+              n_classes, epochs, batch_size, learning_rate, class_weight,
+              validation_fraction, seed, name, verbose=0):
+    """Train with restarts; return the trained network and the history.
+
+    ``make_classifier(attempt)`` returns a freshly initialised ``(network,
+    classifier)`` for attempt 0, 1, ..., the classifier being the network
+    with a softmax head. The history holds every epoch of every attempt, with
+    the attempt number in ``history['attempt']``.
+    """
+    train, val = validation_split(y_clips, groups, validation_fraction, seed)
+    history = {}
+    for attempt in range(MAX_RESTARTS + 1):
+        network, classifier = make_classifier(attempt)
+        run, learned, chance = fit_attempt(
+            classifier, units, y_units, clip_of_unit, train, val,
+            n_classes=n_classes, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, class_weight=class_weight,
+            seed=seed + 7919 * attempt, verbose=verbose,
+        )
+        run["attempt"] = [attempt] * len(run["loss"])
+        for key, values in run.items():
+            history.setdefault(key, []).extend(values)
+        if learned:
+            break
+    if not learned:
+        warnings.warn(
+            f"{name} fine-tuning ended at chance level: the training loss never "
+            f"went below {(1 - CHANCE_MARGIN) * chance:.3f} (chance level "
+            f"{chance:.3f}) in {attempt + 1} attempts of {epochs} epochs, so the "
+            "embedding is close to an untrained network's. Check that the labels "
+            "match the clips, or give more clips, more epochs or another "
+            "learning_rate.",
+            FineTuningWarning,
+            stacklevel=5,
+        )
+    return network, history
