@@ -18,6 +18,7 @@ _LAZY_ESTIMATORS = {
     "RelevanceMasker": "._masker",
     "VotingFusionSearch": "._fusion",
     "KerasCNNClassifier": "._cnn_classifier",
+    "RBFMClassifier": "._rbfm",
 }
 
 _SUBMODULES = ("datasets", "explain", "plotting", "utils")
