@@ -621,6 +621,7 @@ default="greedy"
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities in the order of ``classes_``.
         """
+        check_is_fitted(self)
         Z = self._embed(X)
         probas = np.zeros((len(self.members_), _num_samples(Z), len(self.classes_)))
         for m, member in enumerate(self.members_.values()):
@@ -629,7 +630,7 @@ default="greedy"
         return _weighted_average(probas, self.weights_)
 
     def decision_function(self, X):
-        """Fused probability of ``classes_[1]`` (binary), else of each class.
+        """Fused probabilities as decision values.
 
         Parameters
         ----------
@@ -639,10 +640,12 @@ default="greedy"
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Larger means more likely ``classes_[1]`` for two classes.
+            For two classes, the probability of ``classes_[1]`` minus that of
+            ``classes_[0]`` (positive means ``classes_[1]``); otherwise the
+            probability of each class.
         """
         proba = self.predict_proba(X)
-        return proba[:, 1] if proba.shape[1] == 2 else proba
+        return proba[:, 1] - proba[:, 0] if proba.shape[1] == 2 else proba
 
     def predict(self, X):
         """Class with the highest fused probability.
@@ -657,6 +660,7 @@ default="greedy"
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 

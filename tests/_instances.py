@@ -112,6 +112,22 @@ def _keras_cnn_classifier():
     ]
 
 
+def _rbfm_classifier():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    from sklearn_rbfm import RBFMClassifier
+
+    # The API checks need no Keras network: without masking the base model
+    # may be any classifier. tests/test_rbfm.py runs the masked members.
+    fast = dict(base_estimator=LogisticRegression(), maskings=("none",),
+                extra_members=[("nb", GaussianNB())], cv=3, random_state=0)
+    return [
+        RBFMClassifier(selection="exhaustive", **fast),
+        RBFMClassifier(selection="greedy", **fast),
+    ]
+
+
 INSTANCES = {
     "AudioLoader": _audio_loader,
     "SpectrogramTransformer": _spectrogram_transformer,
@@ -120,6 +136,7 @@ INSTANCES = {
     "RelevanceMasker": _relevance_masker,
     "VotingFusionSearch": _voting_fusion_search,
     "KerasCNNClassifier": _keras_cnn_classifier,
+    "RBFMClassifier": _rbfm_classifier,
 }
 
 # AudioLoader's X is a column of file paths; these checks feed numeric arrays,
