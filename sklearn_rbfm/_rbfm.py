@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._fast_auc import roc_auc_rows
 from ._fusion import VotingFusionSearch, _FusedProbabilities
 
 MASKINGS = ("none", "minimal", "negative")
@@ -590,15 +591,33 @@ default="greedy"
     def _bagged_greedy(self, y_enc, names):
         n_members = len(names)
         rng = np.random.RandomState(int(self._seeds[0]))
-        every = np.arange(len(y_enc))
         weights = np.zeros(n_members, dtype=int)
         per_bag = max(1, int(round(_BAG_FRACTION * n_members)))
         for _ in range(_N_BAGS if n_members > 1 else 1):
-            chosen = np.sort(rng.choice(n_members, per_bag, replace=False))
-            bag = self._search(every, y_enc, search="greedy",
-                               max_size=2 * per_bag, members=chosen)
-            weights += _counts(bag.best_members_, names)
+            allowed = np.sort(rng.choice(n_members, per_bag, replace=False))
+            weights += self._greedy(y_enc, allowed, n_steps=2 * per_bag)
         return weights
+
+    def _greedy(self, y_enc, allowed, n_steps):
+        """Forward selection with replacement; the counts of its best step."""
+        binary_auc = self.scoring in ("roc_auc", "roc_auc_ovr") and len(self.classes_) == 2
+        total = np.zeros(self.oof_proba_.shape[1:])
+        counts = np.zeros(len(self.oof_proba_), dtype=int)
+        best_score, best_counts = -np.inf, counts
+        for step in range(1, n_steps + 1):
+            candidates = (total[None] + self.oof_proba_[allowed]) / step
+            if binary_auc:
+                scores = roc_auc_rows(y_enc == 1, candidates[:, :, 1])
+            else:
+                scores = np.array([self._score_fused(c, y_enc) for c in candidates])
+            pick = allowed[int(np.argmax(scores))]
+            total += self.oof_proba_[pick]
+            counts = counts.copy()
+            counts[pick] += 1
+            # a later step must do strictly better: smaller bags win ties
+            if scores.max() > best_score:
+                best_score, best_counts = scores.max(), counts
+        return best_counts
 
     # ------------------------------------------------------------- predict
     def _embed(self, X):
