@@ -5,6 +5,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.compose import ColumnTransformer
 from sklearn.metrics import get_scorer, get_scorer_names, roc_auc_score
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -79,10 +80,13 @@ class RBFMClassifier(ClassifierMixin, BaseEstimator):
         members are ``<name>``, ``<name>_min``, ``<name>_neg`` per embedder,
         plus ``FF``, ``FF_min``, ``FF_neg`` with two or more embedders (12
         members with three embedders, as in the paper). An embedder that
-        learns from labels (one with ``fine_tune`` set, or whose tags say it
-        requires ``y``) is refitted on each inner training fold, so its
-        embedding of the held-out fold never saw that fold's labels; the
-        others are fitted once per :meth:`fit`.
+        may learn from labels is refitted on each inner training fold, so
+        its embedding of the held-out fold never saw that fold's labels.
+        Embedders known to be label-free are fitted once per :meth:`fit`:
+        ``fine_tune`` unset (BirdNET, frozen CNNs), column selections,
+        ``FunctionTransformer``, and the unsupervised transformers of
+        ``sklearn.preprocessing``/``decomposition``/``impute`` and of this
+        package, alone or in pipelines and unions.
 
     base_estimator : classifier or None, default=None
         Classifier trained on each standardised embedding. It must expose its
@@ -725,18 +729,37 @@ def _fit_embed(embedder, X, y, X_other):
     return embedder, Z, np.asarray(embedder.transform(X_other), dtype=np.float32)
 
 
+# Modules whose transformers never look at y unless their tags require it.
+_LABEL_FREE_MODULES = ("sklearn.preprocessing", "sklearn.decomposition",
+                       "sklearn.impute", "sklearn.kernel_approximation",
+                       "sklearn_rbfm")
+
+
 def _learns_from_labels(estimator):
-    """Whether fitting ``estimator`` uses the labels (so it must be cross-fitted)."""
+    """Whether fitting ``estimator`` may use the labels (so it is cross-fitted).
+
+    Known label-free: "passthrough", column selections and unions of
+    label-free parts, FunctionTransformer, an embedder with ``fine_tune``
+    unset, and the unsupervised transformers of scikit-learn's
+    preprocessing, decomposition and imputation modules and of this
+    package. Anything else is assumed to learn from the labels.
+    """
+    if estimator is None or isinstance(estimator, str):
+        return False
     if isinstance(estimator, Pipeline):
-        return any(_learns_from_labels(step) for _, step in estimator.steps
-                   if step not in (None, "passthrough"))
+        return any(_learns_from_labels(step) for _, step in estimator.steps)
     if isinstance(estimator, FeatureUnion):
-        return any(_learns_from_labels(t) for _, t in estimator.transformer_list
-                   if t not in ("drop", "passthrough"))
+        return any(_learns_from_labels(t) for _, t in estimator.transformer_list)
+    if isinstance(estimator, ColumnTransformer):
+        return any(_learns_from_labels(t) for _, t, _ in estimator.transformers)
+    if isinstance(estimator, FunctionTransformer):
+        return False
     params = estimator.get_params(deep=False)
     if "fine_tune" in params:
         return bool(params["fine_tune"])
-    return bool(get_tags(estimator).target_tags.required)
+    if get_tags(estimator).target_tags.required:
+        return True
+    return not type(estimator).__module__.startswith(_LABEL_FREE_MODULES)
 
 
 def _slices(names, widths):
