@@ -11,7 +11,7 @@ Usage::
   interpreter for BirdNET. Best of 5 runs each, timed round-robin.
 - ``memory``: peak RSS added by ``transform`` for 500 and 5,000 clips (one
   fresh process each), small CNN, batch_size=32.
-- ``cv``: real FSDD recordings (``/work/shared/data/fsdd`` or ``--root``),
+- ``cv``: real FSDD recordings (``../shared/data/fsdd`` beside the repository, or ``--root``),
   leave-one-speaker-out CV (GroupKFold, 6 speakers) of a logistic regression
   on the embeddings of each architecture; baseline: the same logistic
   regression on the flat mel spectrogram.
@@ -26,7 +26,8 @@ import time
 
 import numpy as np
 
-FSDD = "/work/shared/data/fsdd"
+# the data set sits beside the repository: ../shared/data/fsdd
+FSDD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "fsdd")
 
 
 def load_fsdd(root, takes):
