@@ -207,7 +207,7 @@ def test_parser_and_module_entry_point():
 
 def test_dev_split_column_gives_the_roles(sample, tmp_path, capsys):
     from sklearn_rbfm.cli._data import load_dataset
-    from sklearn_rbfm.cli._experiment import make_splits
+    from sklearn_rbfm.cli._splits import make_splits
 
     data, root = sample
     names = data.target_names[data.target]

@@ -41,6 +41,9 @@ def write_sample_labels(out):
 
 
 def run(args):
+    experiment = Experiment(args)
+    # before the label file is written into it
+    experiment.check_outputs()
     root, labels = write_sample_labels(args.out)
     args.data_dir, args.labels = root, os.path.relpath(labels, root)
     args.dev_split = None
@@ -51,4 +54,4 @@ def run(args):
                  "--out", args.out]
     print(f"rbfm demo: spoken-digit detection, {POSITIVE!r} against the other "
           f"digits, on the bundled FSDD sample ({root})")
-    return Experiment(args).run()
+    return experiment.run()

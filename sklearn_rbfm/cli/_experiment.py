@@ -8,17 +8,20 @@ model, the chosen fusion and the baselines are scored on the *test* part,
 which nothing was fitted or chosen on.
 """
 
+import collections
 import hashlib
 import json
 import os
 import shlex
 import sys
+import uuid
 
 import numpy as np
 
 from ._common import CommandError, Progress
 from ._data import check_dataset, load_dataset
 from ._extractors import ALL_EMBEDDERS, availability, make_extractor, needs_training
+from ._splits import fit_dev_split, make_splits
 
 MASKINGS = ("none", "minimal", "negative")
 SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
@@ -60,9 +63,10 @@ def add_options(parser, *, out="rbfm_results", cv=5):
     split.add_argument("--dev-split", metavar="COLUMN", default=None,
                        help="CSV column with train/devel/test roles instead of "
                        "cross-validation")
-    parser.add_argument("--n-features", type=int, default=512, metavar="N",
-                        help="features kept by minimal masking (default 512; "
-                        "half the width for narrower embeddings)")
+    parser.add_argument("--n-features", type=int, default=None, metavar="N",
+                        help="features kept by minimal masking; more than an "
+                        "embedding's width is an error (default 512, or half "
+                        "the width of narrower embeddings)")
     parser.add_argument("--epochs", type=int, default=50, metavar="E",
                         help="maximum epochs of the dense models (default 50)")
     parser.add_argument("--cnn-epochs", type=int, default=20, metavar="E",
@@ -71,7 +75,7 @@ def add_options(parser, *, out="rbfm_results", cv=5):
                         help=f"output folder (default {out})")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="J",
                         help="parallel jobs for decoding and feature "
-                        "extraction (default 1)")
+                        "extraction, -1 for all cores (default 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed (default 0)")
     parser.add_argument("--save-model", metavar="PATH", default=None,
@@ -116,41 +120,6 @@ class _Cache:
         os.replace(path + ".tmp", path)
 
 
-def _splitter(n_splits, groups, seed):
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    if groups is None:
-        return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    return StratifiedGroupKFold(min(n_splits, len(set(groups))), shuffle=True,
-                                random_state=seed)
-
-
-def fit_dev_split(index, y, groups, seed):
-    """Split ``index`` into a fit part and a development part of about 25%."""
-    g = None if groups is None else groups[index]
-    fit, dev = next(_splitter(4, g, seed).split(index, y[index], g))
-    return index[fit], index[dev]
-
-
-def make_splits(y, groups, roles, n_folds, seed):
-    """List of dicts of index arrays ``fit``, ``dev``, ``test``."""
-    if roles is not None:
-        return [{part: np.flatnonzero(roles == role) for part, role in
-                 (("fit", "train"), ("dev", "devel"), ("test", "test"))}]
-    index = np.arange(len(y))
-    splits = []
-    for train, test in _splitter(n_folds, groups, seed).split(index, y, groups):
-        fit, dev = fit_dev_split(train, y, groups, seed)
-        splits.append({"fit": fit, "dev": dev, "test": test})
-    return splits
-
-
-def _auc(y, score):
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, score))
-
-
 def _mlp(seed, epochs):
     from .._mlp import KerasMLPClassifier
 
@@ -172,7 +141,7 @@ def build_members(slices, *, n_features, seed, epochs):
         return ColumnTransformer([(name, "passthrough", slices[name])])
 
     def effective(width):
-        return n_features if n_features < width else max(1, width // 2)
+        return resolve_n_features(n_features, width)
 
     members = []
     for name, sl in slices.items():
@@ -208,6 +177,21 @@ def build_members(slices, *, n_features, seed, epochs):
     return members
 
 
+DEFAULT_N_FEATURES = 512
+
+
+def resolve_n_features(n_features, width):
+    """Features kept by minimal masking of a ``width``-wide embedding.
+
+    None (no value given) means 512, or half the width of narrower
+    embeddings; the experiment refuses a given value above the width before
+    any model is fitted (:meth:`Experiment.check_widths`).
+    """
+    if n_features is None:
+        return DEFAULT_N_FEATURES if DEFAULT_N_FEATURES < width else max(1, width // 2)
+    return n_features
+
+
 def model_table(slices):
     """(name, embedder, masking) of every member, in member order."""
     rows = []
@@ -218,6 +202,90 @@ def model_table(slices):
     return rows
 
 
+def _auc(y, score):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std())
+
+
+def summarise(experiment, folds):
+    """Aggregate the per-fold results into the ``results.json`` dictionary.
+
+    Each score is the mean over folds of the score on the fold's test part
+    (with its standard deviation); fusion subsets are ranked by their mean
+    development score; the best fusion's test score is the mean over folds of
+    the test score of the subset each fold chose on its own development part.
+    """
+    from scipy.stats import rankdata
+
+    from ._common import installed_versions
+
+    y = experiment.y
+    slices = {name: None for name in experiment.embedders}
+    tests = [np.asarray(f["test_index"]) for f in folds]
+    models = []
+    for name, embedder, masking in model_table(slices):
+        dev = [_auc(y[_dev_index(experiment, k)], f["members"][name]["dev"])
+               for k, f in enumerate(folds)]
+        test = [_auc(y[t], f["members"][name]["test"]) for t, f in zip(tests, folds)]
+        mean, std = _mean_std(test)
+        models.append({
+            "name": name, "embedder": embedder, "masking": masking,
+            "n_features": int(round(np.mean([f["n_features"][name] for f in folds]))),
+            "dev_auc": _mean_std(dev)[0], "test_auc": mean, "test_auc_std": std,
+            "test_auc_per_fold": test,
+        })
+    subsets = [tuple(m) for m in folds[0]["fusion"]["members"]]
+    scores = np.mean([f["fusion"]["score"] for f in folds], axis=0)
+    # equal scores share the lowest rank, as in VotingFusionSearch.cv_results_
+    ranks = rankdata(-scores, method="min").astype(int)
+    order = np.argsort(ranks, kind="stable")
+    ranking = [{"members": list(subsets[i]), "score": float(scores[i]),
+                "rank": int(ranks[i])} for i in order]
+    chosen = [tuple(f["fusion"]["best_members"]) for f in folds]
+    fusion_test = [_auc(y[t], f["fusion"]["test"]) for t, f in zip(tests, folds)]
+    most_common = collections.Counter(chosen).most_common(1)[0][0]
+    # the protocol's own choice: the model with the best development AUC
+    best_single = max(models, key=lambda m: m["dev_auc"])
+    oracle = max(models, key=lambda m: m["test_auc"])
+    baselines = {}
+    for name in folds[0]["baselines"]:
+        test = [_auc(y[t], f["baselines"][name]["test"]) for t, f in zip(tests, folds)]
+        baselines[name] = {
+            "test_auc": _mean_std(test)[0], "test_auc_std": _mean_std(test)[1],
+            "C": [f["baselines"][name]["C"] for f in folds]}
+    return {
+        "models": models,
+        "fusion_ranking": ranking,
+        "best_fusion": {
+            "members": list(most_common),
+            "chosen_per_fold": [list(c) for c in chosen],
+            "selection_auc": _mean_std([f["fusion"]["best_score"] for f in folds])[0],
+            "test_auc": _mean_std(fusion_test)[0],
+            "test_auc_std": _mean_std(fusion_test)[1],
+            "test_auc_per_fold": fusion_test,
+        },
+        "best_single": {"name": best_single["name"],
+                        "dev_auc": best_single["dev_auc"],
+                        "test_auc": best_single["test_auc"]},
+        # chosen on the test parts themselves: an upper bound, not a result
+        "oracle_single": {"name": oracle["name"], "test_auc": oracle["test_auc"]},
+        "baselines": {name: b["test_auc"] for name, b in baselines.items()},
+        "baseline_details": baselines,
+        "config": experiment.config,
+        "versions": installed_versions(),
+    }
+
+
+def _dev_index(experiment, k):
+    return experiment.splits[k]["dev"]
+
+
 class Experiment:
     """One run of ``rbfm experiment`` (see the module docstring)."""
 
@@ -225,10 +293,64 @@ class Experiment:
         self.args = args
         self.progress = progress or Progress()
         self.out = args.out
-        os.makedirs(self.out, exist_ok=True)
-        self.cache = _Cache(self.out)
+        self.run_id = uuid.uuid4().hex[:12]
 
     # ---------------------------------------------------------------- setup
+    def check_outputs(self):
+        """Refuse unusable output locations before any work starts."""
+        args = self.args
+        if args.n_jobs is not None and args.n_jobs == 0:
+            raise CommandError("--n-jobs 0 runs nothing: give a number of parallel "
+                               "jobs (1, 2, ...) or -1 for all cores.")
+        out = os.path.abspath(self.out)
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(
+                f"--out {self.out!r} cannot be created ({exc.strerror}); give a "
+                "folder path that is not under a file, in a writable place.") from exc
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CommandError(f"--out {self.out!r} is not writable; choose another "
+                               "folder.")
+        if args.save_model:
+            folder = os.path.dirname(os.path.abspath(args.save_model))
+            if not os.path.isdir(folder):
+                raise CommandError(
+                    f"--save-model {args.save_model!r}: folder {folder!r} does not "
+                    "exist; create it first or choose another path.")
+            if not os.access(folder, os.W_OK):
+                raise CommandError(f"--save-model {args.save_model!r}: folder "
+                                   f"{folder!r} is not writable.")
+            if os.path.isdir(args.save_model):
+                raise CommandError(f"--save-model {args.save_model!r} is a folder; "
+                                   "give a file path such as model.joblib.")
+        self.cache = _Cache(self.out)
+
+    def remove_stale_outputs(self):
+        """Delete a previous run's outputs, so that none passes for this run's."""
+        from ._report import OUTPUTS
+
+        stale = [os.path.join(self.out, name) for name in OUTPUTS]
+        if self.args.save_model:
+            stale.append(self.args.save_model)
+        removed = [p for p in stale if os.path.isfile(p)]
+        for path in removed:
+            os.remove(path)
+        if removed:
+            self.progress.say("removed the outputs of an earlier run: " + ", ".join(
+                os.path.basename(p) for p in removed))
+
+    def check_widths(self, slices):
+        """An explicit --n-features above an embedding's width is an error."""
+        n = self.args.n_features
+        for name, sl in slices.items():
+            width = sl.stop - sl.start
+            if n is not None and n > width:
+                raise CommandError(
+                    f"--n-features {n} is larger than the {width}-d embedding of "
+                    f"{name!r}; give --n-features {width} or less (or leave it "
+                    "out: 512, or half the width of narrower embeddings).")
+
     def prepare(self):
         args, say = self.args, self.progress.say
         for option in ("cv", "n_features", "epochs", "cnn_epochs"):
@@ -287,7 +409,9 @@ class Experiment:
                          "given train/devel/test" if data["roles"] is not None
                          else f"{n_folds}-fold outer CV, 25% development part"),
             "cv": n_folds, "dev_split": args.dev_split,
-            "n_features": args.n_features, "epochs": args.epochs,
+            "n_features": (args.n_features if args.n_features is not None else
+                           "512, or half the width of narrower embeddings"),
+            "epochs": args.epochs,
             "cnn_epochs": args.cnn_epochs,
             "seed": args.seed, "n_clips": int(len(self.y)),
             "n_positive": int(self.y.sum()),
@@ -335,25 +459,24 @@ class Experiment:
         return value
 
     def baseline_features(self, waves):
-        from ._features import log_mel_statistics
+        from ..baselines import ComParEFunctionals, LogMelStatistics
 
         features = {}
         with self.progress.stage("baseline_features", "baseline features"):
             features["logmel_logreg"], _ = self.cache.array(
                 "logmel_stats", self.data_key,
-                lambda: log_mel_statistics(self.args.sr).fit_transform(waves))
+                lambda: LogMelStatistics(sr=self.args.sr).fit_transform(waves))
             if not self.args.no_opensmile:
-                smile = _opensmile()
-                if smile is None:
+                try:
+                    import opensmile  # noqa: F401
+                except ImportError:
                     self.progress.say("openSMILE baseline skipped: opensmile is "
                                       "not installed (pip install "
                                       "'sklearn_rbfm[opensmile]')")
                 else:
                     features["compare_svm"], _ = self.cache.array(
                         "compare2016", self.data_key,
-                        lambda: np.vstack([
-                            smile.process_signal(w, self.args.sr).to_numpy()
-                            for w in waves]))
+                        lambda: ComParEFunctionals(sr=self.args.sr).fit_transform(waves))
         return features
 
     # ----------------------------------------------------------------- folds
@@ -377,6 +500,7 @@ class Experiment:
         for name, block in zip(self.embedders, blocks):
             slices[name] = slice(start, start + block.shape[1])
             start += block.shape[1]
+        self.check_widths(slices)
         fitted, result = {}, {"members": {}, "n_features": {}, "relevance": {}}
         with self.progress.stage("models", f"fold {k + 1}: base, masked and "
                                  "feature-fusion models"):
@@ -456,7 +580,8 @@ class Experiment:
                                  ("fusion", search)])
             save_model(pipeline, args.save_model, sr=args.sr,
                        window=self.duration, positive_class=1,
-                       description=(f"{self.positive!r} (class 1) vs the rest; "
+                       description=(f"run {self.run_id}: {self.positive!r} (class 1) "
+                                    "vs the rest; "
                                     f"fusion of {', '.join(search.best_members_)}"
                                     f"; trained by: {self.config['command']}"))
         self.progress.say(f"model saved to {args.save_model} (fusion of "
@@ -464,9 +589,11 @@ class Experiment:
         return list(search.best_members_)
 
     def run(self):
-        from ._report import summarise, write_outputs
+        from ._report import write_outputs
 
+        self.check_outputs()
         self.prepare()
+        self.remove_stale_outputs()
         waves = self.waveforms()
         base_features = self.baseline_features(waves)
         folds = []
@@ -479,13 +606,24 @@ class Experiment:
             self.progress.timings[stage] = sum(
                 f.get("timings_s", {}).get(stage, 0.0) for f in folds)
         results = summarise(self, folds)
+        results["run_id"] = self.run_id
+        results["config_hash"] = _key(self.config)
         if self.args.save_model:
             results["saved_model"] = {"path": os.path.abspath(self.args.save_model),
                                       "members": self.save_model(waves, results)}
         with self.progress.stage("report", "writing the report"):
             results["timings_s"] = {k: round(v, 1) for k, v in
                                     self.progress.timings.items()}
-            paths = write_outputs(self, results, folds)
+            test = np.concatenate([f["test_index"] for f in folds])
+            curves = {"fusion chosen in each fold":
+                      np.concatenate([f["fusion"]["test"] for f in folds])}
+            best = results["best_single"]["name"]
+            curves[best] = np.concatenate([f["members"][best]["test"] for f in folds])
+            for name in folds[0]["baselines"]:
+                curves[name] = np.concatenate([f["baselines"][name]["test"]
+                                               for f in folds])
+            paths = write_outputs(self.out, results, self.y[test], curves,
+                                  folds[0]["relevance"])
         self.progress.say(f"report: {paths['report']}")
         print(f"best fusion {' + '.join(results['best_fusion']['members'])}: test "
               f"AUC {results['best_fusion']['test_auc']:.3f}; report in "
@@ -508,15 +646,6 @@ def _n_inputs(model, slices):
         return total
     name = model.named_steps["columns"].transformers[0][0]
     return slices[name].stop - slices[name].start
-
-
-def _opensmile():
-    try:
-        import opensmile
-    except ImportError:
-        return None
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
-                           feature_level=opensmile.FeatureLevel.Functionals)
 
 
 def _baseline(name, F, y, fold):
