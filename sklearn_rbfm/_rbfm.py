@@ -649,6 +649,26 @@ default="greedy"
             return np.asarray(X, dtype=np.float32)
         return np.hstack([e.transform(X) for _, e in self.embedders_]).astype(np.float32)
 
+    def predict_member_proba(self, X):
+        """Probabilities of every member, chosen or not.
+
+        The embeddings are computed once for all members.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        probas : ndarray of shape (n_members, n_samples, n_classes)
+            One block per member, in ``members_`` order.
+        """
+        check_is_fitted(self)
+        Z = self._embed(X)
+        return np.stack([_full_proba(m, Z, len(self.classes_))
+                         for m in self.members_.values()])
+
     def predict_proba(self, X):
         """Weighted average of the chosen members' probabilities.
 

@@ -109,6 +109,7 @@ def test_feature_fusion_members_and_extra_members(data):
     assert clf.members_["FF"]["clf"].n_features_in_ == 12
     expected = np.mean([m.predict_proba(X) for m in clf.members_.values()], axis=0)
     np.testing.assert_allclose(clf.predict_proba(X), expected)
+    np.testing.assert_allclose(clf.predict_member_proba(X).mean(axis=0), expected)
     no_ff = clone(clf).set_params(feature_fusion=False).fit(X, y)
     assert "FF" not in no_ff.members_
 
