@@ -48,7 +48,8 @@ def small_task(sample, tmp_path_factory):
 def _experiment_args(root, labels, out, *extra):
     return ["experiment", root, "--labels", labels, "--positive", "0",
             "--groups", "speaker", "--sr", "8000", "--duration", "0.5",
-            "--embedders", "vggish,small_cnn", "--cv", "2", "--epochs", "5",
+            "--embedders", "vggish,small_cnn", "--cv", "2", "--inner-cv", "2",
+            "--epochs", "5",
             "--cnn-epochs", "2", "--n-features", "16", "--out", str(out), *extra]
 
 
@@ -94,6 +95,9 @@ def test_results_json(finished_run, small_task):
         # each fold's AUC, recomputed from the scores the fold stored
         expected = [roc_auc_score(y[f["test_index"]], f["members"][name]["test"])
                     for f in folds]
+        oof = [roc_auc_score(y[f["train_index"]], f["members"][name]["oof"])
+               for f in folds]
+        assert m["selection_auc"] == pytest.approx(np.mean(oof))
         np.testing.assert_allclose(m["test_auc_per_fold"], expected)
         assert m["test_auc"] == pytest.approx(np.mean(expected))
     ranking = results["fusion_ranking"]
@@ -107,9 +111,10 @@ def test_results_json(finished_run, small_task):
     assert best["test_auc"] == pytest.approx(np.mean(fusion))
     assert best["selection_auc"] == pytest.approx(
         np.mean([f["fusion"]["best_score"] for f in folds]))
-    # the protocol's single model is chosen by development AUC, the oracle
+    # the protocol's single model is chosen by out-of-fold AUC, the oracle
     # by test AUC
-    assert results["best_single"]["name"] == max(models, key=lambda n: models[n]["dev_auc"])
+    assert results["best_single"]["name"] == max(
+        models, key=lambda n: models[n]["selection_auc"])
     assert results["oracle_single"]["name"] == max(
         models, key=lambda n: models[n]["test_auc"])
     assert len(results["run_id"]) == 12 and len(results["config_hash"]) == 12
@@ -120,7 +125,7 @@ def test_results_json(finished_run, small_task):
     assert config["n_clips"] == 48 and config["n_positive"] == 18
     assert config["cv"] == 2 and config["positive"] == "0"
     assert results["versions"]["scikit-learn"]
-    assert {"check", "decode", "embed", "models", "fusion", "baselines"} <= set(
+    assert {"check", "decode", "baseline_features", "models", "baselines"} <= set(
         results["timings_s"])
 
 
@@ -142,13 +147,16 @@ def test_saved_model_scores_waveforms(finished_run):
     assert header["positive_class"] == 1
     waves = np.random.default_rng(0).normal(0, 0.01, (3, 4000)).astype(np.float32)
     proba = model.predict_proba(waves)
-    # the average vote of the saved members, computed here member by member
-    fusion = model.named_steps["fusion"]
-    Z = model[:-1].transform(waves)
-    votes = [w * m.predict_proba(Z) for m, w in zip(fusion.estimators_, fusion.weights_)]
-    np.testing.assert_allclose(proba, np.sum(votes, axis=0) / fusion.weights_.sum(),
+    # the weighted vote of the saved members, computed here member by member
+    from sklearn_rbfm import RBFMClassifier
+
+    assert isinstance(model, RBFMClassifier)
+    Z = np.hstack([e.transform(waves) for _, e in model.embedders_])
+    votes = [w * m.predict_proba(Z) for m, w in zip(model.members_.values(),
+                                                     model.weights_)]
+    np.testing.assert_allclose(proba, np.sum(votes, axis=0) / model.weights_.sum(),
                                rtol=1e-6)
-    assert list(fusion.best_members_) == results["saved_model"]["members"]
+    assert list(model.best_members_) == results["saved_model"]["members"]
     assert results["run_id"] in header["description"]
 
 
@@ -211,24 +219,37 @@ def test_bad_data_stops_before_work(problem, expected, sample, tmp_path, capsys)
 
 
 def test_rerun_removes_the_outputs_of_an_earlier_run(finished_run, small_task,
-                                                     tmp_path, capsys):
-    """A failing rerun into a finished run's folder leaves nothing stale."""
+                                                     tmp_path, capsys, monkeypatch):
+    """A rerun into a finished run's folder never leaves a stale result."""
     import shutil
+
+    from sklearn_rbfm.cli._common import CommandError
+    from sklearn_rbfm.cli._experiment import Experiment
 
     out, _ = finished_run
     root, labels = small_task
     again = tmp_path / "again"
     shutil.copytree(out, again)
     model = again / "model.joblib"
-    assert (again / "results.json").exists() and model.exists()
+    outputs = ("results.json", "report.md", "roc.png", "model.joblib")
     args = _experiment_args(root, labels, again, "--embedders", "small_cnn",
-                            "--n-features", "1000", "--save-model", str(model))
+                            "--save-model", str(model))
+    # an explicit --n-features is never replaced by a smaller one; refused
+    # before the run starts, so the earlier run's outputs stay as they were
+    assert main(args + ["--n-features", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "--n-features 1000 is larger than the 128-d embedding of 'small_cnn'" in err
+    assert all((again / name).exists() for name in outputs)
+
+    # a run that starts and then fails leaves none of the old outputs
+    def fail(self):
+        raise CommandError("decoding failed")
+
+    monkeypatch.setattr(Experiment, "waveforms", fail)
     assert main(args) == 1
     err = capsys.readouterr().err
-    # an explicit --n-features is never replaced by a smaller one
-    assert "--n-features 1000 is larger than the 128-d embedding of 'small_cnn'" in err
-    assert "removed the outputs of an earlier run" in err
-    for name in ("results.json", "report.md", "roc.png", "model.joblib"):
+    assert "removed the outputs of an earlier run" in err and "decoding failed" in err
+    for name in outputs:
         assert not (again / name).exists()
 
 

@@ -20,14 +20,14 @@ import numpy as np
 
 from ._common import CommandError, Progress
 from ._data import check_dataset, load_dataset
-from ._extractors import ALL_EMBEDDERS, availability, make_extractor, needs_training
-from ._splits import fit_dev_split, make_splits
+from ._extractors import ALL_EMBEDDERS, EMBEDDING_WIDTH, availability, make_extractor
+from ._splits import make_splits
 
 MASKINGS = ("none", "minimal", "negative")
 SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
 C_GRID_LOGREG = (0.01, 0.1, 1.0, 10.0)
 C_GRID_SVM = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-FOLD_STAGES = ("embed", "models", "fusion", "baselines")
+FOLD_STAGES = ("models", "baselines")
 
 
 def add_arguments(parser):
@@ -63,10 +63,16 @@ def add_options(parser, *, out="rbfm_results", cv=5):
     split.add_argument("--dev-split", metavar="COLUMN", default=None,
                        help="CSV column with train/devel/test roles instead of "
                        "cross-validation")
+    parser.add_argument("--inner-cv", type=int, default=3, metavar="K",
+                        help="inner folds choosing the fusion on out-of-fold "
+                        "probabilities (default 3)")
+    parser.add_argument("--selection", default="greedy",
+                        choices=("greedy", "exhaustive", "one_se", "holdout", "average"),
+                        help="how the fused subset is chosen (default greedy)")
     parser.add_argument("--n-features", type=int, default=None, metavar="N",
                         help="features kept by minimal masking; more than an "
-                        "embedding's width is an error (default 512, or half "
-                        "the width of narrower embeddings)")
+                        "embedding's width is an error (default: half of each "
+                        "embedding)")
     parser.add_argument("--epochs", type=int, default=50, metavar="E",
                         help="maximum epochs of the dense models (default 50)")
     parser.add_argument("--cnn-epochs", type=int, default=20, metavar="E",
@@ -120,78 +126,6 @@ class _Cache:
         os.replace(path + ".tmp", path)
 
 
-def _mlp(seed, epochs):
-    from .._mlp import KerasMLPClassifier
-
-    return KerasMLPClassifier(epochs=epochs, random_state=seed)
-
-
-def build_members(slices, *, n_features, seed, epochs):
-    """The unfitted members, in fitting order, as (name, factory(fitted)).
-
-    A factory receives the members fitted so far, because masked models take
-    their relevance from the fitted base model of the same features.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    from .._masker import RelevanceMasker
-
-    def columns(name):
-        return ColumnTransformer([(name, "passthrough", slices[name])])
-
-    def effective(width):
-        return resolve_n_features(n_features, width)
-
-    members = []
-    for name, sl in slices.items():
-        width = sl.stop - sl.start
-        members.append((name, lambda fitted, name=name: Pipeline(
-            [("columns", columns(name)), ("clf", _mlp(seed, epochs))])))
-        for strategy in ("minimal", "negative"):
-            members.append((name + SUFFIX[strategy],
-                            lambda fitted, name=name, strategy=strategy, width=width:
-                            Pipeline([
-                                ("columns", columns(name)),
-                                ("mask", RelevanceMasker(
-                                    estimator=fitted[name]["clf"], prefit=True,
-                                    strategy=strategy, n_features=effective(width))),
-                                ("clf", _mlp(seed, epochs))])))
-    if len(slices) > 1:
-        members.append(("FF", lambda fitted: Pipeline([
-            ("features", FeatureUnion([(n, columns(n)) for n in slices])),
-            ("clf", _mlp(seed, epochs))])))
-        for strategy in ("minimal", "negative"):
-            members.append(("FF" + SUFFIX[strategy],
-                            lambda fitted, strategy=strategy: Pipeline([
-                                ("features", FeatureUnion([
-                                    (n, Pipeline([
-                                        ("columns", columns(n)),
-                                        ("mask", RelevanceMasker(
-                                            estimator=fitted[n]["clf"], prefit=True,
-                                            strategy=strategy,
-                                            n_features=effective(
-                                                slices[n].stop - slices[n].start)))]))
-                                    for n in slices])),
-                                ("clf", _mlp(seed, epochs))])))
-    return members
-
-
-DEFAULT_N_FEATURES = 512
-
-
-def resolve_n_features(n_features, width):
-    """Features kept by minimal masking of a ``width``-wide embedding.
-
-    None (no value given) means 512, or half the width of narrower
-    embeddings; the experiment refuses a given value above the width before
-    any model is fitted (:meth:`Experiment.check_widths`).
-    """
-    if n_features is None:
-        return DEFAULT_N_FEATURES if DEFAULT_N_FEATURES < width else max(1, width // 2)
-    return n_features
-
-
 def model_table(slices):
     """(name, embedder, masking) of every member, in member order."""
     rows = []
@@ -218,8 +152,8 @@ def summarise(experiment, folds):
 
     Each score is the mean over folds of the score on the fold's test part
     (with its standard deviation); fusion subsets are ranked by their mean
-    development score; the best fusion's test score is the mean over folds of
-    the test score of the subset each fold chose on its own development part.
+    out-of-fold score on the training part; the best fusion's test score is
+    the mean over folds of the test score of the fusion each fold chose.
     """
     from scipy.stats import rankdata
 
@@ -230,14 +164,13 @@ def summarise(experiment, folds):
     tests = [np.asarray(f["test_index"]) for f in folds]
     models = []
     for name, embedder, masking in model_table(slices):
-        dev = [_auc(y[_dev_index(experiment, k)], f["members"][name]["dev"])
-               for k, f in enumerate(folds)]
+        oof = [_auc(y[f["train_index"]], f["members"][name]["oof"]) for f in folds]
         test = [_auc(y[t], f["members"][name]["test"]) for t, f in zip(tests, folds)]
         mean, std = _mean_std(test)
         models.append({
             "name": name, "embedder": embedder, "masking": masking,
             "n_features": int(round(np.mean([f["n_features"][name] for f in folds]))),
-            "dev_auc": _mean_std(dev)[0], "test_auc": mean, "test_auc_std": std,
+            "selection_auc": _mean_std(oof)[0], "test_auc": mean, "test_auc_std": std,
             "test_auc_per_fold": test,
         })
     subsets = [tuple(m) for m in folds[0]["fusion"]["members"]]
@@ -250,8 +183,8 @@ def summarise(experiment, folds):
     chosen = [tuple(f["fusion"]["best_members"]) for f in folds]
     fusion_test = [_auc(y[t], f["fusion"]["test"]) for t, f in zip(tests, folds)]
     most_common = collections.Counter(chosen).most_common(1)[0][0]
-    # the protocol's own choice: the model with the best development AUC
-    best_single = max(models, key=lambda m: m["dev_auc"])
+    # the protocol's own choice: the model with the best out-of-fold AUC
+    best_single = max(models, key=lambda m: m["selection_auc"])
     oracle = max(models, key=lambda m: m["test_auc"])
     baselines = {}
     for name in folds[0]["baselines"]:
@@ -271,7 +204,7 @@ def summarise(experiment, folds):
             "test_auc_per_fold": fusion_test,
         },
         "best_single": {"name": best_single["name"],
-                        "dev_auc": best_single["dev_auc"],
+                        "selection_auc": best_single["selection_auc"],
                         "test_auc": best_single["test_auc"]},
         # chosen on the test parts themselves: an upper bound, not a result
         "oracle_single": {"name": oracle["name"], "test_auc": oracle["test_auc"]},
@@ -280,10 +213,6 @@ def summarise(experiment, folds):
         "config": experiment.config,
         "versions": installed_versions(),
     }
-
-
-def _dev_index(experiment, k):
-    return experiment.splits[k]["dev"]
 
 
 class Experiment:
@@ -340,25 +269,25 @@ class Experiment:
             self.progress.say("removed the outputs of an earlier run: " + ", ".join(
                 os.path.basename(p) for p in removed))
 
-    def check_widths(self, slices):
+    def check_widths(self):
         """An explicit --n-features above an embedding's width is an error."""
         n = self.args.n_features
-        for name, sl in slices.items():
-            width = sl.stop - sl.start
+        for name in self.embedders:
+            width = EMBEDDING_WIDTH[name]
             if n is not None and n > width:
                 raise CommandError(
                     f"--n-features {n} is larger than the {width}-d embedding of "
                     f"{name!r}; give --n-features {width} or less (or leave it "
-                    "out: 512, or half the width of narrower embeddings).")
+                    "out: half of each embedding).")
 
     def prepare(self):
         args, say = self.args, self.progress.say
-        for option in ("cv", "n_features", "epochs", "cnn_epochs"):
+        for option in ("cv", "inner_cv", "n_features", "epochs", "cnn_epochs"):
             value = getattr(args, option)
-            if value is not None and value < (2 if option == "cv" else 1):
+            if value is not None and value < (2 if option in ("cv", "inner_cv") else 1):
                 raise CommandError(
                     f"--{option.replace('_', '-')} must be at least "
-                    f"{2 if option == 'cv' else 1}, got {value}.")
+                    f"{2 if option in ('cv', 'inner_cv') else 1}, got {value}.")
         if args.sr <= 0 or args.playback_rate <= 0 or (
                 args.duration is not None and args.duration <= 0):
             raise CommandError("--sr, --duration and --playback-rate must be positive.")
@@ -396,6 +325,7 @@ class Experiment:
         if not self.embedders:
             raise CommandError("no embedder can run on this machine (see above).")
         say(f"embedders: {', '.join(self.embedders)}")
+        self.check_widths()
         self.splits = make_splits(self.y, data["groups"], data["roles"],
                                   n_folds, args.seed)
         self.n_samples = int(round(args.sr * self.duration))
@@ -404,13 +334,16 @@ class Experiment:
             "positive": positive, "groups": args.groups, "sr": args.sr,
             "duration": self.duration, "playback_rate": args.playback_rate,
             "embedders": self.embedders, "skipped_embedders": self.skipped,
-            "protocol": ("dev/test split on column " + args.dev_split
-                         if args.dev_split else
-                         "given train/devel/test" if data["roles"] is not None
-                         else f"{n_folds}-fold outer CV, 25% development part"),
-            "cv": n_folds, "dev_split": args.dev_split,
+            "protocol": (("test part from column " + args.dev_split
+                          if args.dev_split else "given train/devel/test")
+                         if data["roles"] is not None
+                         else f"{n_folds}-fold outer CV")
+            + f"; fusion chosen by '{args.selection}' on {args.inner_cv}-fold "
+            "inner out-of-fold probabilities",
+            "cv": n_folds, "inner_cv": args.inner_cv, "selection": args.selection,
+            "dev_split": args.dev_split,
             "n_features": (args.n_features if args.n_features is not None else
-                           "512, or half the width of narrower embeddings"),
+                           "half of each embedding"),
             "epochs": args.epochs,
             "cnn_epochs": args.cnn_epochs,
             "seed": args.seed, "n_clips": int(len(self.y)),
@@ -435,29 +368,6 @@ class Experiment:
                 self.progress.say("waveforms from the cache")
         return waves.astype(np.float32, copy=False)
 
-    def embeddings(self, name, waves, fold):
-        """Embeddings of all clips by ``name``, fitted on ``fold``'s fit part."""
-        trained = needs_training(name)
-        key = _key(self.data_key, name, self.args.playback_rate, self.args.seed,
-                   self.args.cnn_epochs if trained else None,
-                   fold["fit"].tolist() if trained else None)
-
-        def compute():
-            extractor = make_extractor(
-                name, sr=self.args.sr, n_samples=self.n_samples,
-                playback_rate=self.args.playback_rate, seed=self.args.seed,
-                epochs=self.args.cnn_epochs)
-            if trained:
-                extractor.fit(waves[fold["fit"]], self.y[fold["fit"]])
-            else:
-                extractor.fit(waves[:1])
-            return extractor.transform(waves).astype(np.float32)
-
-        value, cached = self.cache.array(f"embeddings_{name}", key, compute)
-        self.progress.say(f"  {name}: {value.shape[1]}-d"
-                          + (" (cache)" if cached else ""))
-        return value
-
     def baseline_features(self, waves):
         from ..baselines import ComParEFunctionals, LogMelStatistics
 
@@ -480,61 +390,74 @@ class Experiment:
         return features
 
     # ----------------------------------------------------------------- folds
-    def run_fold(self, k, fold, waves, base_features):
-        from .._fusion import VotingFusionSearch
+    def classifier(self, groups):
+        """The unfitted RBFMClassifier of this run."""
+        from joblib import Memory
 
-        args, say = self.args, self.progress.say
-        key = _key(self.data_key, self.embedders, args.playback_rate, args.seed,
-                   args.n_features, args.epochs, args.cnn_epochs, {p: v.tolist() for p, v in fold.items()},
-                   sorted(base_features))
+        from .._rbfm import RBFMClassifier, default_base_estimator
+        from ._splits import splitter
+
+        args = self.args
+        embedders = [(name, make_extractor(
+            name, sr=args.sr, n_samples=self.n_samples,
+            playback_rate=args.playback_rate, seed=args.seed, epochs=args.cnn_epochs))
+            for name in self.embedders]
+        return RBFMClassifier(
+            embedders, base_estimator=default_base_estimator().set_params(
+                epochs=args.epochs),
+            n_features=args.n_features if args.n_features is not None else 0.5,
+            selection=args.selection, cv=splitter(args.inner_cv, groups, args.seed),
+            memory=Memory(os.path.join(self.out, "cache", "joblib"), verbose=0),
+            random_state=args.seed)
+
+    def run_fold(self, k, fold, waves, base_features):
+        from sklearn.model_selection import cross_validate
+
+        args, say, y = self.args, self.progress.say, self.y
+        train = np.sort(np.concatenate([fold["fit"], fold["dev"]]))
+        test = fold["test"]
+        key = _key(self.data_key, self.config["protocol"], self.embedders,
+                   args.playback_rate, args.seed, args.n_features, args.epochs,
+                   args.cnn_epochs, train.tolist(), test.tolist(), sorted(base_features))
         done = self.cache.json(f"fold{k}", key)
         if done is not None:
             say(f"fold {k + 1}/{len(self.splits)}: finished before, from the cache")
             return done
-        y = self.y
         before = dict(self.progress.timings)
-        with self.progress.stage("embed", f"fold {k + 1}: embeddings"):
-            blocks = [self.embeddings(name, waves, fold) for name in self.embedders]
-        X = np.hstack(blocks)
-        slices, start = {}, 0
-        for name, block in zip(self.embedders, blocks):
-            slices[name] = slice(start, start + block.shape[1])
-            start += block.shape[1]
-        self.check_widths(slices)
-        fitted, result = {}, {"members": {}, "n_features": {}, "relevance": {}}
-        with self.progress.stage("models", f"fold {k + 1}: base, masked and "
-                                 "feature-fusion models"):
-            for name, factory in build_members(
-                    slices, n_features=args.n_features, seed=args.seed,
-                    epochs=args.epochs):
-                model = factory(fitted).fit(X[fold["fit"]], y[fold["fit"]])
-                fitted[name] = model
-                result["members"][name] = {
-                    part: model.predict_proba(X[fold[part]])[:, 1].tolist()
-                    for part in ("dev", "test")}
-                mask = model.named_steps.get("mask")
-                result["n_features"][name] = _n_inputs(model, slices)
-                if mask is not None and mask.strategy == "minimal":
-                    result["relevance"][name] = {
-                        "feature_relevance": mask.feature_relevance_.tolist(),
-                        "support": mask.support_.tolist()}
-                say(f"  {name}: dev AUC "
-                    f"{_auc(y[fold['dev']], result['members'][name]['dev']):.3f}")
-        with self.progress.stage("fusion", f"fold {k + 1}: fusion search"):
-            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
-            search.fit(X[fold["dev"]], y[fold["dev"]])
-            cv = search.cv_results_
-            result["fusion"] = {
-                "members": [list(m) for m in cv["members"]],
-                "score": [float(s) for s in cv["score"]],
-                "best_members": list(search.best_members_),
-                "best_score": float(search.best_score_),
-                "test": search.predict_proba(X[fold["test"]])[:, 1].tolist(),
-            }
+        groups = self.data["groups"]
+        with self.progress.stage("models", f"fold {k + 1}: embedders, members and "
+                                 "fusion (RBFMClassifier)"):
+            outcome = cross_validate(
+                self.classifier(None if groups is None else groups[train]), waves, y,
+                cv=[(train, test)], params={"groups": groups}, scoring="roc_auc",
+                return_estimator=True, error_score="raise")
+        clf = outcome["estimator"][0]
+        member_test = clf.predict_member_proba(waves[test])[:, :, 1]
+        result = {"members": {}, "n_features": {}, "relevance": {},
+                  "train_index": train.tolist(), "test_index": test.tolist()}
+        for m, (name, member) in enumerate(clf.members_.items()):
+            result["members"][name] = {"oof": clf.oof_proba_[m, :, 1].tolist(),
+                                       "test": member_test[m].tolist()}
+            result["n_features"][name] = int(member[-1].n_features_in_)
+            mask = member.named_steps.get("mask")
+            if mask is not None and mask.strategy == "minimal":
+                result["relevance"][name] = {
+                    "feature_relevance": mask.feature_relevance_.tolist(),
+                    "support": mask.support_.tolist()}
+            say(f"  {name}: out-of-fold AUC "
+                f"{_auc(y[train], result['members'][name]['oof']):.3f}")
+        cv = clf.cv_results_
+        result["fusion"] = {
+            "members": [list(m) for m in cv["members"]],
+            "score": [float(s) for s in cv["score"]],
+            "best_members": list(clf.best_members_),
+            "best_score": float(clf.best_score_),
+            "test": clf.predict_proba(waves[test])[:, 1].tolist(),
+        }
         with self.progress.stage("baselines", f"fold {k + 1}: baselines"):
             result["baselines"] = {
-                name: _baseline(name, F, y, fold) for name, F in base_features.items()}
-        result["test_index"] = fold["test"].tolist()
+                name: _baseline(name, F, y, train, test, groups, args)
+                for name, F in base_features.items()}
         # kept with the fold, so that a resumed run still reports the time
         # the fold took
         result["timings_s"] = {
@@ -544,49 +467,22 @@ class Experiment:
         return result
 
     def save_model(self, waves, results):
-        """Fit the extractors and members on all the data, choose, and save."""
-        from sklearn.pipeline import FeatureUnion, Pipeline
-
-        from .._fusion import VotingFusionSearch
+        """Fit one RBFMClassifier on all the data and save it."""
         from ._model_file import save_model
 
-        args = self.args
-        fit, dev = fit_dev_split(np.arange(len(self.y)), self.y,
-                                 self.data["groups"], args.seed)
-        with self.progress.stage("save_model", "fitting the final fusion on "
-                                 "all the data"):
-            extractors, blocks = [], []
-            for name in self.embedders:
-                extractor = make_extractor(
-                    name, sr=args.sr, n_samples=self.n_samples,
-                    playback_rate=args.playback_rate, seed=args.seed,
-                    epochs=args.cnn_epochs)
-                extractor.fit(waves[fit], self.y[fit])
-                extractors.append((name, extractor))
-                blocks.append(extractor.transform(waves).astype(np.float32))
-            X = np.hstack(blocks)
-            slices, start = {}, 0
-            for name, block in zip(self.embedders, blocks):
-                slices[name] = slice(start, start + block.shape[1])
-                start += block.shape[1]
-            fitted = {}
-            for name, factory in build_members(
-                    slices, n_features=args.n_features, seed=args.seed,
-                    epochs=args.epochs):
-                fitted[name] = factory(fitted).fit(X[fit], self.y[fit])
-            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
-            search.fit(X[dev], self.y[dev])
-            pipeline = Pipeline([("embeddings", FeatureUnion(extractors)),
-                                 ("fusion", search)])
-            save_model(pipeline, args.save_model, sr=args.sr,
+        args, groups = self.args, self.data["groups"]
+        with self.progress.stage("save_model", "fitting the final RBFMClassifier "
+                                 "on all the data"):
+            clf = self.classifier(groups).fit(waves, self.y, groups=groups)
+            members = [n for n, w in zip(clf.members_, clf.weights_) if w]
+            save_model(clf, args.save_model, sr=args.sr,
                        window=self.duration, positive_class=1,
                        description=(f"run {self.run_id}: {self.positive!r} (class 1) "
-                                    "vs the rest; "
-                                    f"fusion of {', '.join(search.best_members_)}"
+                                    f"vs the rest; fusion of {', '.join(members)}"
                                     f"; trained by: {self.config['command']}"))
         self.progress.say(f"model saved to {args.save_model} (fusion of "
-                          f"{', '.join(search.best_members_)})")
-        return list(search.best_members_)
+                          f"{', '.join(members)})")
+        return list(clf.best_members_)
 
     def run(self):
         from ._report import write_outputs
@@ -599,8 +495,9 @@ class Experiment:
         folds = []
         for k, fold in enumerate(self.splits):
             self.progress.say(
-                f"fold {k + 1}/{len(self.splits)}: {len(fold['fit'])} fit, "
-                f"{len(fold['dev'])} dev, {len(fold['test'])} test clips")
+                f"fold {k + 1}/{len(self.splits)}: "
+                f"{len(fold['fit']) + len(fold['dev'])} training, "
+                f"{len(fold['test'])} test clips")
             folds.append(self.run_fold(k, fold, waves, base_features))
         for stage in FOLD_STAGES:
             self.progress.timings[stage] = sum(
@@ -631,44 +528,28 @@ class Experiment:
         return results
 
 
-def _n_inputs(model, slices):
-    mask = model.named_steps.get("mask")
-    if mask is not None and mask.strategy == "minimal":
-        return int(mask.support_.sum())
-    features = model.named_steps.get("features")
-    if features is not None:
-        total = 0
-        for name, part in features.transformer_list:
-            inner = part.named_steps.get("mask") if hasattr(part, "named_steps") else None
-            width = slices[name].stop - slices[name].start
-            total += (int(inner.support_.sum())
-                      if inner is not None and inner.strategy == "minimal" else width)
-        return total
-    name = model.named_steps["columns"].transformers[0][0]
-    return slices[name].stop - slices[name].start
-
-
-def _baseline(name, F, y, fold):
-    """Fit on the fit part for each C, choose C on dev, score on test."""
+def _baseline(name, F, y, train, test, groups, args):
+    """Choose C by inner cross-validation on the training part; score on test."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    best = None
-    grid = C_GRID_LOGREG if name == "logmel_logreg" else C_GRID_SVM
-    for C in grid:
-        if name == "logmel_logreg":
-            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-        else:
-            clf = LinearSVC(C=C, class_weight="balanced", max_iter=20000)
-        model = make_pipeline(StandardScaler(), clf).fit(F[fold["fit"]], y[fold["fit"]])
-        dev = _auc(y[fold["dev"]], model.decision_function(F[fold["dev"]]))
-        if best is None or dev > best[0]:
-            best = (dev, C, model)
-    dev, C, model = best
-    return {"C": C, "dev_auc": dev,
-            "test": model.decision_function(F[fold["test"]]).tolist()}
+    from ._splits import splitter
+
+    if name == "logmel_logreg":
+        clf, grid = LogisticRegression(class_weight="balanced", max_iter=2000), C_GRID_LOGREG
+    else:
+        clf, grid = LinearSVC(class_weight="balanced", max_iter=20000), C_GRID_SVM
+    g = None if groups is None else groups[train]
+    search = GridSearchCV(make_pipeline(StandardScaler(), clf),
+                          {clf.__class__.__name__.lower() + "__C": list(grid)},
+                          cv=splitter(args.inner_cv, g, args.seed), scoring="roc_auc")
+    search.fit(F[train], y[train], groups=g)
+    return {"C": float(search.best_params_[clf.__class__.__name__.lower() + "__C"]),
+            "selection_auc": float(search.best_score_),
+            "test": search.decision_function(F[test]).tolist()}
 
 
 def run(args):

@@ -20,7 +20,7 @@ def _table2(results, embedders):
 
 
 def _table1(results, names, top=10):
-    lines = ["| rank | " + " | ".join(names) + " | dev AUC |",
+    lines = ["| rank | " + " | ".join(names) + " | out-of-fold AUC |",
              "|---" * (len(names) + 2) + "|"]
     for row in results["fusion_ranking"][:top]:
         marks = ["✓" if n in row["members"] else "" for n in names]
@@ -31,12 +31,16 @@ def _table1(results, names, top=10):
 
 def _table3(results):
     bf, bs = results["best_fusion"], results["best_single"]
-    lines = ["| system | selection (dev) AUC | test AUC |", "|---|---|---|",
+    lines = ["| system | selection (out-of-fold) AUC | test AUC |", "|---|---|---|",
              f"| best fusion ({' + '.join(bf['members'])}) | "
              f"{bf['selection_auc']:.3f} | {bf['test_auc']:.3f} ± "
              f"{bf['test_auc_std']:.3f} |",
-             f"| best single model ({bs['name']}) | {bs['dev_auc']:.3f} | "
+             f"| best single model by the same protocol ({bs['name']}) | "
+             f"{bs['selection_auc']:.3f} | "
              f"{bs['test_auc']:.3f} |"]
+    oracle = results["oracle_single"]
+    lines.append(f"| oracle single model, chosen on the test parts ({oracle['name']}; "
+                 f"not a result) | – | {oracle['test_auc']:.3f} |")
     labels = {"logmel_logreg": "log-mel statistics + logistic regression",
               "compare_svm": "openSMILE ComParE_2016 + linear SVM"}
     for name, detail in results["baseline_details"].items():
@@ -62,9 +66,11 @@ Data: {config['n_clips']} clips from `{config['data_dir']}`,
 rest; clips of {config['duration']:g} s at {config['sr']:g} Hz, playback rate
 {config['playback_rate']:g}. Protocol: {config['protocol']}{
 '' if not config['groups'] else f", groups from column `{config['groups']}`"}.
-Every model is fitted on the fit part, the fusion is chosen on the
-development part, and all scores below are ROC AUC on test data that nothing
-was fitted or chosen on (mean ± standard deviation over folds).
+In each outer fold one RBFMClassifier is fitted on the training part: its
+members are cross-fitted by inner folds, the fusion is chosen on their
+out-of-fold probabilities, and the members are refitted on the whole training
+part. All scores below are ROC AUC on test data that nothing was fitted or
+chosen on (mean ± standard deviation over folds).
 
 Embedders: {', '.join(config['embedders'])}.{
 ' Skipped:' + skipped if skipped else ''}
@@ -75,7 +81,7 @@ Command: `{config['command']}`
 
 {_table2(results, config['embedders'])}
 
-## Table 1: decision-level fusion ranking (mean development AUC, top 10 of {len(results['fusion_ranking'])})
+## Table 1: decision-level fusion ranking (mean inner out-of-fold AUC, top 10 of {len(results['fusion_ranking'])})
 
 {_table1(results, names)}
 
@@ -153,7 +159,7 @@ def plot_fusion(path, results, top=15):
     ax_s.barh(range(len(rows)), [r["score"] for r in rows], color="C0")
     low = min(r["score"] for r in rows)
     ax_s.set_xlim(max(0.0, low - 0.05), 1.0)
-    ax_s.set_xlabel("mean development AUC")
+    ax_s.set_xlabel("mean out-of-fold AUC")
     ax_m.set_title("members")
     _save(fig, path)
 
