@@ -45,6 +45,7 @@ def keras_fit(data):
     return clf.fit(X, y)
 
 
+@pytest.mark.slow
 def test_masked_members_reuse_the_fitted_base_model(keras_fit, data):
     X, _ = data
     clf = keras_fit
@@ -64,6 +65,7 @@ def test_masked_members_reuse_the_fitted_base_model(keras_fit, data):
     assert proba.shape == (160, 2)
 
 
+@pytest.mark.slow
 def test_pickle_and_clone_repeat_the_predictions(keras_fit, data):
     X, y = data
     again = pickle.loads(pickle.dumps(keras_fit))
@@ -78,6 +80,7 @@ def test_pickle_and_clone_repeat_the_predictions(keras_fit, data):
     assert pickle.loads(pickle.dumps(default)).get_params()["selection"] == "greedy"
 
 
+@pytest.mark.slow
 def test_best_score_and_results_are_the_oof_scores(keras_fit, data):
     _, y = data
     clf = keras_fit
