@@ -369,14 +369,14 @@ default="greedy"
 
         names = [] if self.embedders is None else [n for n, _ in self.embedders]
         learns = [_learns_from_labels(e) for _, e in (self.embedders or [])]
-        fixed = {}
+        fixed, fitted_fixed = {}, {}
         if self.embedders is None:
             fixed[None] = np.asarray(X, dtype=np.float32)
         else:
             for name, embedder, supervised in zip(names, [e for _, e in self.embedders], learns):
                 if not supervised:
                     self._say(f"embedding with {name}")
-                    fixed[name] = embed_fit(clone(embedder), X, None, None)[1]
+                    fitted_fixed[name], fixed[name] = embed_fit(clone(embedder), X, None, None)
 
         def fold_data(train, test):
             blocks_train, blocks_test = [], []
@@ -420,7 +420,8 @@ default="greedy"
             if supervised:
                 fitted, z, _ = embed_fit(clone(embedder), X, y, None)
             else:
-                fitted, z = embed_fit(clone(embedder), X, None, None)
+                # fitted on all the data already, for the out-of-fold part
+                fitted, z = fitted_fixed[name], fixed[name]
             self.embedders_.append((name, fitted))
             blocks.append(z)
         z_all = fixed[None] if self.embedders is None else np.hstack(blocks).astype(np.float32)
