@@ -225,3 +225,14 @@ def test_bad_parameters_name_the_culprit(data):
     with pytest.raises(ValueError, match="1 class"):
         RBFMClassifier(base_estimator=GaussianNB(), maskings=("none",)).fit(
             X, np.zeros(len(y)))
+
+
+def test_inner_folds_in_parallel_give_the_same_fit(data):
+    X, y = data
+    clf = RBFMClassifier(_blocks(4, 8), base_estimator=GaussianNB(), maskings=("none",),
+                         extra_members=[("lr", LogisticRegression())], cv=3,
+                         selection="exhaustive", random_state=0)
+    one = clone(clf).fit(X, y)
+    two = clone(clf).set_params(n_jobs=2).fit(X, y)
+    np.testing.assert_array_equal(one.oof_proba_, two.oof_proba_)
+    np.testing.assert_array_equal(one.weights_, two.weights_)
