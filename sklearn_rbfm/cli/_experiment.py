@@ -485,7 +485,7 @@ class Experiment:
         return list(clf.best_members_)
 
     def run(self):
-        from ._report import write_outputs
+        from ._report import bag, write_outputs
 
         self.check_outputs()
         self.prepare()
@@ -522,7 +522,7 @@ class Experiment:
             paths = write_outputs(self.out, results, self.y[test], curves,
                                   folds[0]["relevance"])
         self.progress.say(f"report: {paths['report']}")
-        print(f"best fusion {' + '.join(results['best_fusion']['members'])}: test "
+        print(f"best fusion {bag(results['best_fusion']['members'])}: test "
               f"AUC {results['best_fusion']['test_auc']:.3f}; report in "
               f"{paths['report']}")
         return results

@@ -6,6 +6,21 @@ import os
 import numpy as np
 
 
+def bag(members):
+    """A fusion's members with their weights, e.g. ``birdnet x3 + FF``.
+
+    Examples
+    --------
+    >>> from sklearn_rbfm.cli._report import bag
+    >>> bag(["birdnet", "birdnet", "FF"])
+    'birdnet x2 + FF'
+    """
+    counts = {}
+    for name in members:
+        counts[name] = counts.get(name, 0) + 1
+    return " + ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.items())
+
+
 def _table2(results, embedders):
     by_name = {m["name"]: m for m in results["models"]}
     lines = ["| features | no mask | minimal | negative |", "|---|---|---|---|"]
@@ -32,7 +47,7 @@ def _table1(results, names, top=10):
 def _table3(results):
     bf, bs = results["best_fusion"], results["best_single"]
     lines = ["| system | selection (out-of-fold) AUC | test AUC |", "|---|---|---|",
-             f"| best fusion ({' + '.join(bf['members'])}) | "
+             f"| best fusion ({bag(bf['members'])}) | "
              f"{bf['selection_auc']:.3f} | {bf['test_auc']:.3f} ± "
              f"{bf['test_auc_std']:.3f} |",
              f"| best single model by the same protocol ({bs['name']}) | "
@@ -56,7 +71,7 @@ def write_report(path, results, figures):
                       config["skipped_embedders"].items())
     timings = "\n".join(f"| {stage} | {seconds:.1f} |"
                         for stage, seconds in results["timings_s"].items())
-    chosen = "; ".join(" + ".join(c) for c in results["best_fusion"]["chosen_per_fold"])
+    chosen = "; ".join(bag(c) for c in results["best_fusion"]["chosen_per_fold"])
     text = f"""# RBFM experiment report
 
 Run `{results['run_id']}` (configuration hash `{results['config_hash']}`).
