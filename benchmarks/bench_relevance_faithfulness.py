@@ -22,7 +22,10 @@ import time
 
 import numpy as np
 
-FSDD = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/fsdd"
+# the data set sits beside the repository: ../shared/data/fsdd
+FSDD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "shared", "data", "fsdd")
 KS = (4, 16, 64)
 
 

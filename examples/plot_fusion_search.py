@@ -18,6 +18,11 @@ three feature extractors; each gets a base model and two relevance-masked
 models (minimal, negative), and two FF models join them. Speakers are kept
 apart: three train the members, two form the development set on which the
 fusion is chosen, and the last one is the test set.
+
+This is the recipe written out by hand. :class:`~sklearn_rbfm.RBFMClassifier`
+is the same system as one estimator, with the fusion chosen on out-of-fold
+probabilities instead of a development set:
+:ref:`sphx_glr_auto_examples_plot_rbfm_classifier.py`.
 """
 
 # %%

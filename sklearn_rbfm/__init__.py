@@ -19,6 +19,7 @@ _LAZY_ESTIMATORS = {
     "VotingFusionSearch": "._fusion",
     "KerasCNNClassifier": "._cnn_classifier",
     "BirdNETEmbedder": "._birdnet",
+    "RBFMClassifier": "._rbfm",
 }
 
 _SUBMODULES = (

@@ -7,13 +7,19 @@ from numbers import Integral
 
 import numpy as np
 from scipy.stats import rankdata
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.ensemble._base import _BaseHeterogeneousEnsemble
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+    is_classifier,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
@@ -37,7 +43,7 @@ _FAST_SCORERS = ("roc_auc", "roc_auc_ovr")
 _CHUNK_VALUES = 2**22
 
 
-class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
+class VotingFusionSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Search the subsets of classifiers whose average vote scores best.
 
     Every member predicts once: out-of-fold probabilities with ``cv``, or the
@@ -221,7 +227,7 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
         refit=True,
         verbose=0,
     ):
-        super().__init__(estimators=estimators)
+        self.estimators = estimators
         self.scoring = scoring
         self.cv = cv
         self.search = search
@@ -229,6 +235,93 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
         self.n_jobs = n_jobs
         self.refit = refit
         self.verbose = verbose
+
+    @property
+    def named_estimators(self):
+        """The candidate members by name (:class:`~sklearn.utils.Bunch`)."""
+        return Bunch(**dict(self.estimators))
+
+    def get_params(self, deep=True):
+        """Parameters of the search and, with ``deep``, of every member.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return each member (``<name>``) and its parameters
+            (``<name>__<param>``).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        out = super().get_params(deep=deep)
+        if not deep or not _is_member_list(self.estimators):
+            return out
+        out.update(self.estimators)
+        for name, member in self.estimators:
+            if hasattr(member, "get_params"):
+                for key, value in member.get_params(deep=True).items():
+                    out[f"{name}__{key}"] = value
+        return out
+
+    def set_params(self, **params):
+        """Set parameters of the search, replace a member, or set its parameters.
+
+        Parameters
+        ----------
+        **params : dict
+            ``estimators``, a member name (a new estimator, or ``'drop'``),
+            ``<name>__<param>``, or any parameter of the search.
+
+        Returns
+        -------
+        self : VotingFusionSearch
+            This search.
+        """
+        if "estimators" in params:
+            self.estimators = params.pop("estimators")
+        if _is_member_list(self.estimators):
+            names = [name for name, _ in self.estimators]
+            replaced = {k: params.pop(k) for k in list(params) if k in names}
+            if replaced:
+                self.estimators = [(name, replaced.get(name, member))
+                                   for name, member in self.estimators]
+        return super().set_params(**params)
+
+    def _validate_estimators(self):
+        if not _is_member_list(self.estimators) or not self.estimators:
+            raise ValueError(
+                "Invalid 'estimators' attribute, 'estimators' should be a "
+                "non-empty list of (string, estimator) tuples."
+            )
+        names, members = zip(*self.estimators)
+        if len(set(names)) != len(names):
+            raise ValueError(f"Names provided are not unique: {list(names)!r}")
+        clash = sorted(set(names) & set(super().get_params(deep=False)))
+        if clash:
+            raise ValueError(
+                f"Estimator names conflict with constructor arguments: {clash!r}")
+        bad = [name for name in names if "__" in name]
+        if bad:
+            raise ValueError(f"Estimator names must not contain __: got {bad!r}")
+        if all(member == "drop" for member in members):
+            raise ValueError(
+                "All estimators are dropped. At least one is required to be an "
+                "estimator.")
+        for member in members:
+            if member != "drop" and not is_classifier(member):
+                raise ValueError(
+                    f"The estimator {type(member).__name__} should be a classifier.")
+        return names, members
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if _is_member_list(self.estimators):
+            kept = [m for _, m in self.estimators if m != "drop"]
+            tags.input_tags.allow_nan = all(get_tags(m).input_tags.allow_nan for m in kept)
+            tags.input_tags.sparse = all(get_tags(m).input_tags.sparse for m in kept)
+        return tags
 
     @_fit_context(
         # the members are validated by their own fit
@@ -535,6 +628,12 @@ class VotingFusionSearch(ClassifierMixin, _BaseHeterogeneousEnsemble):
             Predicted class labels.
         """
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+def _is_member_list(estimators):
+    return isinstance(estimators, list) and all(
+        isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+        for item in estimators)
 
 
 class _FusedProbabilities(ClassifierMixin, BaseEstimator):

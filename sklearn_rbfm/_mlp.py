@@ -55,6 +55,12 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     learning_rate : float, default=1e-3
         Adam's learning rate.
 
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the dense layers' kernels (weight
+        decay), as in :class:`~sklearn.neural_network.MLPClassifier`. It
+        changes neither the architecture nor what the relevance engine
+        explains.
+
     class_weight : "balanced", dict or None, default="balanced"
         Loss weight per class. ``"balanced"`` weights classes inversely to
         their frequency; a dict maps class labels to weights.
@@ -117,6 +123,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -132,6 +139,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         epochs=50,
         batch_size=64,
         learning_rate=1e-3,
+        alpha=0.0,
         class_weight="balanced",
         validation_fraction=0.1,
         early_stopping=True,
@@ -143,6 +151,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.alpha = alpha
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -202,12 +211,18 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     def _build(self, n_features, n_classes, sizes):
         tf = import_tensorflow()
         inputs = tf.keras.Input(shape=(n_features,), name="input")
+        penalty = tf.keras.regularizers.L2(self.alpha) if self.alpha > 0 else None
         x = inputs
         for i, units in enumerate(sizes, start=1):
             x = tf.keras.layers.Dense(
-                units, activation=self.activation, name=f"hidden_{i}"
+                units,
+                activation=self.activation,
+                kernel_regularizer=penalty,
+                name=f"hidden_{i}",
             )(x)
-        outputs = tf.keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
+        outputs = tf.keras.layers.Dense(
+            n_classes, activation="softmax", kernel_regularizer=penalty, name="output"
+        )(x)
         return tf.keras.Model(inputs, outputs, name="mlp")
 
     def _logits(self, X):

@@ -122,6 +122,20 @@ def _birdnet_embedder():
     return [BirdNETEmbedder(max_amplitude=None, batch_size=8)]
 
 
+def _rbfm_classifier():
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier
+
+    from sklearn_rbfm import RBFMClassifier
+
+    # The API checks need no Keras network: without masking the base model
+    # may be any classifier. tests/test_rbfm.py runs the masked members.
+    fast = dict(base_estimator=GaussianNB(), maskings=("none",),
+                extra_members=[("tree", DecisionTreeClassifier(max_depth=2))],
+                cv=3, random_state=0)
+    return [RBFMClassifier(**fast)]
+
+
 INSTANCES = {
     "AudioLoader": _audio_loader,
     "SpectrogramTransformer": _spectrogram_transformer,
@@ -131,6 +145,7 @@ INSTANCES = {
     "VotingFusionSearch": _voting_fusion_search,
     "KerasCNNClassifier": _keras_cnn_classifier,
     "BirdNETEmbedder": _birdnet_embedder,
+    "RBFMClassifier": _rbfm_classifier,
 }
 
 # AudioLoader's X is a column of file paths; these checks feed numeric arrays,

@@ -48,7 +48,8 @@ def small_task(sample, tmp_path_factory):
 def _experiment_args(root, labels, out, *extra):
     return ["experiment", root, "--labels", labels, "--positive", "0",
             "--groups", "speaker", "--sr", "8000", "--duration", "0.5",
-            "--embedders", "vggish,small_cnn", "--cv", "2", "--epochs", "5",
+            "--embedders", "vggish,small_cnn", "--cv", "2", "--inner-cv", "2",
+            "--epochs", "5",
             "--cnn-epochs", "2", "--n-features", "16", "--out", str(out), *extra]
 
 
@@ -69,16 +70,36 @@ def finished_run(small_task, tmp_path_factory):
         return out, json.load(fh)
 
 
-def test_results_json(finished_run):
+def _fold_caches(out):
+    caches = sorted((out / "cache").glob("fold*-*.json"))
+    return [json.loads(path.read_text()) for path in caches]
+
+
+def test_results_json(finished_run, small_task):
+    from sklearn.metrics import roc_auc_score
+
+    from sklearn_rbfm.cli._data import load_dataset
+
     out, results = finished_run
+    root, labels = small_task
+    y = load_dataset(root, labels=labels, positive="0", groups="speaker")["y"] == "0"
+    folds = _fold_caches(out)
+    assert len(folds) == 2
     models = {m["name"]: m for m in results["models"]}
     assert list(models) == ["small_cnn", "small_cnn_min", "small_cnn_neg"]
     assert models["small_cnn_min"]["masking"] == "minimal"
     assert models["small_cnn_min"]["n_features"] == 16
     assert models["small_cnn_neg"]["n_features"] == 128
-    for m in models.values():
+    for name, m in models.items():
         assert m["embedder"] == "small_cnn"
-        assert 0.0 <= m["test_auc"] <= 1.0 and len(m["test_auc_per_fold"]) == 2
+        # each fold's AUC, recomputed from the scores the fold stored
+        expected = [roc_auc_score(y[f["test_index"]], f["members"][name]["test"])
+                    for f in folds]
+        oof = [roc_auc_score(y[f["train_index"]], f["members"][name]["oof"])
+               for f in folds]
+        assert m["selection_auc"] == pytest.approx(np.mean(oof))
+        np.testing.assert_allclose(m["test_auc_per_fold"], expected)
+        assert m["test_auc"] == pytest.approx(np.mean(expected))
     ranking = results["fusion_ranking"]
     assert len(ranking) == 7  # every non-empty subset of three models
     assert [r["rank"] for r in ranking] == sorted(r["rank"] for r in ranking)
@@ -86,8 +107,17 @@ def test_results_json(finished_run):
     best = results["best_fusion"]
     assert set(best["members"]) <= set(models)
     assert len(best["chosen_per_fold"]) == 2
-    assert 0.0 <= best["test_auc"] <= 1.0 and 0.0 <= best["selection_auc"] <= 1.0
-    assert results["best_single"]["name"] in models
+    fusion = [roc_auc_score(y[f["test_index"]], f["fusion"]["test"]) for f in folds]
+    assert best["test_auc"] == pytest.approx(np.mean(fusion))
+    assert best["selection_auc"] == pytest.approx(
+        np.mean([f["fusion"]["best_score"] for f in folds]))
+    # the protocol's single model is chosen by out-of-fold AUC, the oracle
+    # by test AUC
+    assert results["best_single"]["name"] == max(
+        models, key=lambda n: models[n]["selection_auc"])
+    assert results["oracle_single"]["name"] == max(
+        models, key=lambda n: models[n]["test_auc"])
+    assert len(results["run_id"]) == 12 and len(results["config_hash"]) == 12
     assert set(results["baselines"]) == {"logmel_logreg", "compare_svm"}
     config = results["config"]
     assert config["embedders"] == ["small_cnn"]
@@ -95,7 +125,7 @@ def test_results_json(finished_run):
     assert config["n_clips"] == 48 and config["n_positive"] == 18
     assert config["cv"] == 2 and config["positive"] == "0"
     assert results["versions"]["scikit-learn"]
-    assert {"check", "decode", "embed", "models", "fusion", "baselines"} <= set(
+    assert {"check", "decode", "baseline_features", "models", "baselines"} <= set(
         results["timings_s"])
 
 
@@ -117,9 +147,17 @@ def test_saved_model_scores_waveforms(finished_run):
     assert header["positive_class"] == 1
     waves = np.random.default_rng(0).normal(0, 0.01, (3, 4000)).astype(np.float32)
     proba = model.predict_proba(waves)
-    assert proba.shape == (3, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
-    assert results["saved_model"]["members"]
+    # the weighted vote of the saved members, computed here member by member
+    from sklearn_rbfm import RBFMClassifier
+
+    assert isinstance(model, RBFMClassifier)
+    Z = np.hstack([e.transform(waves) for _, e in model.embedders_])
+    votes = [w * m.predict_proba(Z) for m, w in zip(model.members_.values(),
+                                                     model.weights_)]
+    np.testing.assert_allclose(proba, np.sum(votes, axis=0) / model.weights_.sum(),
+                               rtol=1e-6)
+    assert list(model.best_members_) == results["saved_model"]["members"]
+    assert results["run_id"] in header["description"]
 
 
 def test_rerun_resumes_from_cache(finished_run, small_task, capsys):
@@ -180,6 +218,78 @@ def test_bad_data_stops_before_work(problem, expected, sample, tmp_path, capsys)
         n.startswith("embeddings") for n in os.listdir(out / "cache"))
 
 
+def test_rerun_removes_the_outputs_of_an_earlier_run(finished_run, small_task,
+                                                     tmp_path, capsys, monkeypatch):
+    """A rerun into a finished run's folder never leaves a stale result."""
+    import shutil
+
+    from sklearn_rbfm.cli._common import CommandError
+    from sklearn_rbfm.cli._experiment import Experiment
+
+    out, _ = finished_run
+    root, labels = small_task
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    model = again / "model.joblib"
+    outputs = ("results.json", "report.md", "roc.png", "model.joblib")
+    args = _experiment_args(root, labels, again, "--embedders", "small_cnn",
+                            "--save-model", str(model))
+    # an explicit --n-features is never replaced by a smaller one; refused
+    # before the run starts, so the earlier run's outputs stay as they were
+    assert main(args + ["--n-features", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "--n-features 1000 is larger than the 128-d embedding of 'small_cnn'" in err
+    assert all((again / name).exists() for name in outputs)
+
+    # a run that starts and then fails leaves none of the old outputs
+    def fail(self):
+        raise CommandError("decoding failed")
+
+    monkeypatch.setattr(Experiment, "waveforms", fail)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "removed the outputs of an earlier run" in err and "decoding failed" in err
+    for name in outputs:
+        assert not (again / name).exists()
+
+
+@pytest.mark.parametrize("problem, expected", [
+    ("n_jobs_zero", "--n-jobs 0 runs nothing"),
+    ("out_under_a_file", "cannot be created"),
+    ("save_model_missing_dir", "does not exist; create it first"),
+    ("save_model_is_a_folder", "is a folder; give a file path"),
+])
+def test_bad_outputs_stop_before_any_work(problem, expected, small_task, tmp_path,
+                                          capsys):
+    root, labels = small_task
+    out = tmp_path / "out"
+    extra = []
+    if problem == "n_jobs_zero":
+        extra = ["--n-jobs", "0"]
+    elif problem == "out_under_a_file":
+        (tmp_path / "file").write_text("not a folder")
+        out = tmp_path / "file" / "out"
+    elif problem == "save_model_missing_dir":
+        extra = ["--save-model", str(tmp_path / "missing" / "m.joblib")]
+    else:
+        (tmp_path / "models").mkdir()
+        extra = ["--save-model", str(tmp_path / "models")]
+    assert main(_experiment_args(root, labels, out, *extra)) == 1
+    assert expected in capsys.readouterr().err
+    # nothing was decoded nor embedded
+    assert not (out / "cache").exists() or not os.listdir(out / "cache")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root may write anywhere")
+def test_unwritable_out_is_refused(small_task, tmp_path, capsys):
+    root, labels = small_task
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert main(_experiment_args(root, labels, locked)) == 1
+    assert "is not writable" in capsys.readouterr().err
+
+
 def test_missing_label_file(tmp_path, capsys):
     assert main(["experiment", str(tmp_path), "--labels", "none.csv"]) == 1
     assert "none.csv' does not exist" in capsys.readouterr().err
@@ -207,7 +317,7 @@ def test_parser_and_module_entry_point():
 
 def test_dev_split_column_gives_the_roles(sample, tmp_path, capsys):
     from sklearn_rbfm.cli._data import load_dataset
-    from sklearn_rbfm.cli._experiment import make_splits
+    from sklearn_rbfm.cli._splits import make_splits
 
     data, root = sample
     names = data.target_names[data.target]

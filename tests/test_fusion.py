@@ -33,7 +33,8 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn_rbfm import VotingFusionSearch
 from sklearn_rbfm._fast_auc import average_probas
 
-FSDD = Path("/work/shared/data/fsdd")
+# the data set sits beside the repository: ../shared/data/fsdd
+FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 SR = 8000
 N_SAMPLES = 6000  # 0.75 s at 8 kHz
 

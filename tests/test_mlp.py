@@ -109,3 +109,22 @@ def test_bad_inputs_are_explained():
         KerasMLPClassifier(hidden_layer_sizes=(), epochs=1).fit(X, [0, 1] * 5)
     with pytest.raises(ValueError, match="learning_rate"):
         KerasMLPClassifier(learning_rate=0).fit(X, [0, 1] * 5)
+
+
+def test_alpha_is_an_l2_penalty_that_shrinks_the_weights():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=200, n_features=10, random_state=0)
+    common = dict(hidden_layer_sizes=(16,), epochs=30, learning_rate=0.02,
+                  early_stopping=False, random_state=0)
+    plain = KerasMLPClassifier(**common).fit(X, y)
+    decayed = KerasMLPClassifier(alpha=0.1, **common).fit(X, y)
+    layer = decayed.model_.get_layer("hidden_1")
+    assert layer.kernel_regularizer.get_config()["l2"] == pytest.approx(0.1)
+    assert plain.model_.get_layer("hidden_1").kernel_regularizer is None
+    norm = [np.linalg.norm(m.model_.get_layer("hidden_1").get_weights()[0])
+            for m in (plain, decayed)]
+    assert norm[1] < 0.7 * norm[0]
+    # the float64 NumPy forward pass still matches Keras' own
+    np.testing.assert_allclose(decayed.predict_proba(X),
+                               decayed.model_(X.astype(np.float32)).numpy(), atol=1e-5)

@@ -60,7 +60,7 @@ def load_dataset(root, *, labels=None, dev_split=None, positive=None,
             # becomes the test part and a development part comes out of train.
             train = parts["train"]
             index = np.arange(len(train.filenames))
-            from ._experiment import fit_dev_split
+            from ._splits import fit_dev_split
 
             fit, dev = fit_dev_split(index, np.asarray(train.target),
                                      np.asarray(train.groups), 0)

@@ -19,7 +19,7 @@ def add_arguments(parser):
     add_options(parser, out="demo_output", cv=3)
     parser.set_defaults(duration=1.0, sr=16000.0, positive=POSITIVE,
                         groups="speaker", n_features=64, epochs=30,
-                        cnn_epochs=10)
+                        cnn_epochs=10, inner_cv=2)
 
 
 def write_sample_labels(out):
@@ -41,14 +41,18 @@ def write_sample_labels(out):
 
 
 def run(args):
+    experiment = Experiment(args)
+    # before the label file is written into it
+    experiment.check_outputs()
     root, labels = write_sample_labels(args.out)
     args.data_dir, args.labels = root, os.path.relpath(labels, root)
     args.dev_split = None
     args.argv = [root, "--labels", labels, "--positive", args.positive,
                  "--groups", args.groups, "--duration", f"{args.duration:g}",
-                 "--cv", str(args.cv), "--n-features", str(args.n_features),
+                 "--cv", str(args.cv), "--inner-cv", str(args.inner_cv),
+                 "--selection", args.selection, "--n-features", str(args.n_features),
                  "--epochs", str(args.epochs), "--cnn-epochs", str(args.cnn_epochs),
                  "--out", args.out]
     print(f"rbfm demo: spoken-digit detection, {POSITIVE!r} against the other "
           f"digits, on the bundled FSDD sample ({root})")
-    return Experiment(args).run()
+    return experiment.run()

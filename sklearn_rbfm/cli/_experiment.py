@@ -8,23 +8,26 @@ model, the chosen fusion and the baselines are scored on the *test* part,
 which nothing was fitted or chosen on.
 """
 
+import collections
 import hashlib
 import json
 import os
 import shlex
 import sys
+import uuid
 
 import numpy as np
 
 from ._common import CommandError, Progress
 from ._data import check_dataset, load_dataset
-from ._extractors import ALL_EMBEDDERS, availability, make_extractor, needs_training
+from ._extractors import ALL_EMBEDDERS, EMBEDDING_WIDTH, availability, make_extractor
+from ._splits import make_splits
 
 MASKINGS = ("none", "minimal", "negative")
 SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
 C_GRID_LOGREG = (0.01, 0.1, 1.0, 10.0)
 C_GRID_SVM = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-FOLD_STAGES = ("embed", "models", "fusion", "baselines")
+FOLD_STAGES = ("models", "baselines")
 
 
 def add_arguments(parser):
@@ -60,9 +63,16 @@ def add_options(parser, *, out="rbfm_results", cv=5):
     split.add_argument("--dev-split", metavar="COLUMN", default=None,
                        help="CSV column with train/devel/test roles instead of "
                        "cross-validation")
-    parser.add_argument("--n-features", type=int, default=512, metavar="N",
-                        help="features kept by minimal masking (default 512; "
-                        "half the width for narrower embeddings)")
+    parser.add_argument("--inner-cv", type=int, default=3, metavar="K",
+                        help="inner folds choosing the fusion on out-of-fold "
+                        "probabilities (default 3)")
+    parser.add_argument("--selection", default="greedy",
+                        choices=("greedy", "exhaustive", "one_se", "holdout", "average"),
+                        help="how the fused subset is chosen (default greedy)")
+    parser.add_argument("--n-features", type=int, default=None, metavar="N",
+                        help="features kept by minimal masking; more than an "
+                        "embedding's width is an error (default: half of each "
+                        "embedding)")
     parser.add_argument("--epochs", type=int, default=50, metavar="E",
                         help="maximum epochs of the dense models (default 50)")
     parser.add_argument("--cnn-epochs", type=int, default=20, metavar="E",
@@ -71,7 +81,7 @@ def add_options(parser, *, out="rbfm_results", cv=5):
                         help=f"output folder (default {out})")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="J",
                         help="parallel jobs for decoding and feature "
-                        "extraction (default 1)")
+                        "extraction, -1 for all cores (default 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed (default 0)")
     parser.add_argument("--save-model", metavar="PATH", default=None,
@@ -116,98 +126,6 @@ class _Cache:
         os.replace(path + ".tmp", path)
 
 
-def _splitter(n_splits, groups, seed):
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    if groups is None:
-        return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    return StratifiedGroupKFold(min(n_splits, len(set(groups))), shuffle=True,
-                                random_state=seed)
-
-
-def fit_dev_split(index, y, groups, seed):
-    """Split ``index`` into a fit part and a development part of about 25%."""
-    g = None if groups is None else groups[index]
-    fit, dev = next(_splitter(4, g, seed).split(index, y[index], g))
-    return index[fit], index[dev]
-
-
-def make_splits(y, groups, roles, n_folds, seed):
-    """List of dicts of index arrays ``fit``, ``dev``, ``test``."""
-    if roles is not None:
-        return [{part: np.flatnonzero(roles == role) for part, role in
-                 (("fit", "train"), ("dev", "devel"), ("test", "test"))}]
-    index = np.arange(len(y))
-    splits = []
-    for train, test in _splitter(n_folds, groups, seed).split(index, y, groups):
-        fit, dev = fit_dev_split(train, y, groups, seed)
-        splits.append({"fit": fit, "dev": dev, "test": test})
-    return splits
-
-
-def _auc(y, score):
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, score))
-
-
-def _mlp(seed, epochs):
-    from .._mlp import KerasMLPClassifier
-
-    return KerasMLPClassifier(epochs=epochs, random_state=seed)
-
-
-def build_members(slices, *, n_features, seed, epochs):
-    """The unfitted members, in fitting order, as (name, factory(fitted)).
-
-    A factory receives the members fitted so far, because masked models take
-    their relevance from the fitted base model of the same features.
-    """
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    from .._masker import RelevanceMasker
-
-    def columns(name):
-        return ColumnTransformer([(name, "passthrough", slices[name])])
-
-    def effective(width):
-        return n_features if n_features < width else max(1, width // 2)
-
-    members = []
-    for name, sl in slices.items():
-        width = sl.stop - sl.start
-        members.append((name, lambda fitted, name=name: Pipeline(
-            [("columns", columns(name)), ("clf", _mlp(seed, epochs))])))
-        for strategy in ("minimal", "negative"):
-            members.append((name + SUFFIX[strategy],
-                            lambda fitted, name=name, strategy=strategy, width=width:
-                            Pipeline([
-                                ("columns", columns(name)),
-                                ("mask", RelevanceMasker(
-                                    estimator=fitted[name]["clf"], prefit=True,
-                                    strategy=strategy, n_features=effective(width))),
-                                ("clf", _mlp(seed, epochs))])))
-    if len(slices) > 1:
-        members.append(("FF", lambda fitted: Pipeline([
-            ("features", FeatureUnion([(n, columns(n)) for n in slices])),
-            ("clf", _mlp(seed, epochs))])))
-        for strategy in ("minimal", "negative"):
-            members.append(("FF" + SUFFIX[strategy],
-                            lambda fitted, strategy=strategy: Pipeline([
-                                ("features", FeatureUnion([
-                                    (n, Pipeline([
-                                        ("columns", columns(n)),
-                                        ("mask", RelevanceMasker(
-                                            estimator=fitted[n]["clf"], prefit=True,
-                                            strategy=strategy,
-                                            n_features=effective(
-                                                slices[n].stop - slices[n].start)))]))
-                                    for n in slices])),
-                                ("clf", _mlp(seed, epochs))])))
-    return members
-
-
 def model_table(slices):
     """(name, embedder, masking) of every member, in member order."""
     rows = []
@@ -218,6 +136,85 @@ def model_table(slices):
     return rows
 
 
+def _auc(y, score):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def _mean_std(values):
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std())
+
+
+def summarise(experiment, folds):
+    """Aggregate the per-fold results into the ``results.json`` dictionary.
+
+    Each score is the mean over folds of the score on the fold's test part
+    (with its standard deviation); fusion subsets are ranked by their mean
+    out-of-fold score on the training part; the best fusion's test score is
+    the mean over folds of the test score of the fusion each fold chose.
+    """
+    from scipy.stats import rankdata
+
+    from ._common import installed_versions
+
+    y = experiment.y
+    slices = {name: None for name in experiment.embedders}
+    tests = [np.asarray(f["test_index"]) for f in folds]
+    models = []
+    for name, embedder, masking in model_table(slices):
+        oof = [_auc(y[f["train_index"]], f["members"][name]["oof"]) for f in folds]
+        test = [_auc(y[t], f["members"][name]["test"]) for t, f in zip(tests, folds)]
+        mean, std = _mean_std(test)
+        models.append({
+            "name": name, "embedder": embedder, "masking": masking,
+            "n_features": int(round(np.mean([f["n_features"][name] for f in folds]))),
+            "selection_auc": _mean_std(oof)[0], "test_auc": mean, "test_auc_std": std,
+            "test_auc_per_fold": test,
+        })
+    subsets = [tuple(m) for m in folds[0]["fusion"]["members"]]
+    scores = np.mean([f["fusion"]["score"] for f in folds], axis=0)
+    # equal scores share the lowest rank, as in VotingFusionSearch.cv_results_
+    ranks = rankdata(-scores, method="min").astype(int)
+    order = np.argsort(ranks, kind="stable")
+    ranking = [{"members": list(subsets[i]), "score": float(scores[i]),
+                "rank": int(ranks[i])} for i in order]
+    chosen = [tuple(f["fusion"]["best_members"]) for f in folds]
+    fusion_test = [_auc(y[t], f["fusion"]["test"]) for t, f in zip(tests, folds)]
+    most_common = collections.Counter(chosen).most_common(1)[0][0]
+    # the protocol's own choice: the model with the best out-of-fold AUC
+    best_single = max(models, key=lambda m: m["selection_auc"])
+    oracle = max(models, key=lambda m: m["test_auc"])
+    baselines = {}
+    for name in folds[0]["baselines"]:
+        test = [_auc(y[t], f["baselines"][name]["test"]) for t, f in zip(tests, folds)]
+        baselines[name] = {
+            "test_auc": _mean_std(test)[0], "test_auc_std": _mean_std(test)[1],
+            "C": [f["baselines"][name]["C"] for f in folds]}
+    return {
+        "models": models,
+        "fusion_ranking": ranking,
+        "best_fusion": {
+            "members": list(most_common),
+            "chosen_per_fold": [list(c) for c in chosen],
+            "selection_auc": _mean_std([f["fusion"]["best_score"] for f in folds])[0],
+            "test_auc": _mean_std(fusion_test)[0],
+            "test_auc_std": _mean_std(fusion_test)[1],
+            "test_auc_per_fold": fusion_test,
+        },
+        "best_single": {"name": best_single["name"],
+                        "selection_auc": best_single["selection_auc"],
+                        "test_auc": best_single["test_auc"]},
+        # chosen on the test parts themselves: an upper bound, not a result
+        "oracle_single": {"name": oracle["name"], "test_auc": oracle["test_auc"]},
+        "baselines": {name: b["test_auc"] for name, b in baselines.items()},
+        "baseline_details": baselines,
+        "config": experiment.config,
+        "versions": installed_versions(),
+    }
+
+
 class Experiment:
     """One run of ``rbfm experiment`` (see the module docstring)."""
 
@@ -225,18 +222,72 @@ class Experiment:
         self.args = args
         self.progress = progress or Progress()
         self.out = args.out
-        os.makedirs(self.out, exist_ok=True)
-        self.cache = _Cache(self.out)
+        self.run_id = uuid.uuid4().hex[:12]
 
     # ---------------------------------------------------------------- setup
+    def check_outputs(self):
+        """Refuse unusable output locations before any work starts."""
+        args = self.args
+        if args.n_jobs is not None and args.n_jobs == 0:
+            raise CommandError("--n-jobs 0 runs nothing: give a number of parallel "
+                               "jobs (1, 2, ...) or -1 for all cores.")
+        out = os.path.abspath(self.out)
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(
+                f"--out {self.out!r} cannot be created ({exc.strerror}); give a "
+                "folder path that is not under a file, in a writable place.") from exc
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise CommandError(f"--out {self.out!r} is not writable; choose another "
+                               "folder.")
+        if args.save_model:
+            folder = os.path.dirname(os.path.abspath(args.save_model))
+            if not os.path.isdir(folder):
+                raise CommandError(
+                    f"--save-model {args.save_model!r}: folder {folder!r} does not "
+                    "exist; create it first or choose another path.")
+            if not os.access(folder, os.W_OK):
+                raise CommandError(f"--save-model {args.save_model!r}: folder "
+                                   f"{folder!r} is not writable.")
+            if os.path.isdir(args.save_model):
+                raise CommandError(f"--save-model {args.save_model!r} is a folder; "
+                                   "give a file path such as model.joblib.")
+        self.cache = _Cache(self.out)
+
+    def remove_stale_outputs(self):
+        """Delete a previous run's outputs, so that none passes for this run's."""
+        from ._report import OUTPUTS
+
+        stale = [os.path.join(self.out, name) for name in OUTPUTS]
+        if self.args.save_model:
+            stale.append(self.args.save_model)
+        removed = [p for p in stale if os.path.isfile(p)]
+        for path in removed:
+            os.remove(path)
+        if removed:
+            self.progress.say("removed the outputs of an earlier run: " + ", ".join(
+                os.path.basename(p) for p in removed))
+
+    def check_widths(self):
+        """An explicit --n-features above an embedding's width is an error."""
+        n = self.args.n_features
+        for name in self.embedders:
+            width = EMBEDDING_WIDTH[name]
+            if n is not None and n > width:
+                raise CommandError(
+                    f"--n-features {n} is larger than the {width}-d embedding of "
+                    f"{name!r}; give --n-features {width} or less (or leave it "
+                    "out: half of each embedding).")
+
     def prepare(self):
         args, say = self.args, self.progress.say
-        for option in ("cv", "n_features", "epochs", "cnn_epochs"):
+        for option in ("cv", "inner_cv", "n_features", "epochs", "cnn_epochs"):
             value = getattr(args, option)
-            if value is not None and value < (2 if option == "cv" else 1):
+            if value is not None and value < (2 if option in ("cv", "inner_cv") else 1):
                 raise CommandError(
                     f"--{option.replace('_', '-')} must be at least "
-                    f"{2 if option == 'cv' else 1}, got {value}.")
+                    f"{2 if option in ('cv', 'inner_cv') else 1}, got {value}.")
         if args.sr <= 0 or args.playback_rate <= 0 or (
                 args.duration is not None and args.duration <= 0):
             raise CommandError("--sr, --duration and --playback-rate must be positive.")
@@ -274,6 +325,7 @@ class Experiment:
         if not self.embedders:
             raise CommandError("no embedder can run on this machine (see above).")
         say(f"embedders: {', '.join(self.embedders)}")
+        self.check_widths()
         self.splits = make_splits(self.y, data["groups"], data["roles"],
                                   n_folds, args.seed)
         self.n_samples = int(round(args.sr * self.duration))
@@ -282,12 +334,17 @@ class Experiment:
             "positive": positive, "groups": args.groups, "sr": args.sr,
             "duration": self.duration, "playback_rate": args.playback_rate,
             "embedders": self.embedders, "skipped_embedders": self.skipped,
-            "protocol": ("dev/test split on column " + args.dev_split
-                         if args.dev_split else
-                         "given train/devel/test" if data["roles"] is not None
-                         else f"{n_folds}-fold outer CV, 25% development part"),
-            "cv": n_folds, "dev_split": args.dev_split,
-            "n_features": args.n_features, "epochs": args.epochs,
+            "protocol": (("test part from column " + args.dev_split
+                          if args.dev_split else "given train/devel/test")
+                         if data["roles"] is not None
+                         else f"{n_folds}-fold outer CV")
+            + f"; fusion chosen by '{args.selection}' on {args.inner_cv}-fold "
+            "inner out-of-fold probabilities",
+            "cv": n_folds, "inner_cv": args.inner_cv, "selection": args.selection,
+            "dev_split": args.dev_split,
+            "n_features": (args.n_features if args.n_features is not None else
+                           "half of each embedding"),
+            "epochs": args.epochs,
             "cnn_epochs": args.cnn_epochs,
             "seed": args.seed, "n_clips": int(len(self.y)),
             "n_positive": int(self.y.sum()),
@@ -311,106 +368,96 @@ class Experiment:
                 self.progress.say("waveforms from the cache")
         return waves.astype(np.float32, copy=False)
 
-    def embeddings(self, name, waves, fold):
-        """Embeddings of all clips by ``name``, fitted on ``fold``'s fit part."""
-        trained = needs_training(name)
-        key = _key(self.data_key, name, self.args.playback_rate, self.args.seed,
-                   self.args.cnn_epochs if trained else None,
-                   fold["fit"].tolist() if trained else None)
-
-        def compute():
-            extractor = make_extractor(
-                name, sr=self.args.sr, n_samples=self.n_samples,
-                playback_rate=self.args.playback_rate, seed=self.args.seed,
-                epochs=self.args.cnn_epochs)
-            if trained:
-                extractor.fit(waves[fold["fit"]], self.y[fold["fit"]])
-            else:
-                extractor.fit(waves[:1])
-            return extractor.transform(waves).astype(np.float32)
-
-        value, cached = self.cache.array(f"embeddings_{name}", key, compute)
-        self.progress.say(f"  {name}: {value.shape[1]}-d"
-                          + (" (cache)" if cached else ""))
-        return value
-
     def baseline_features(self, waves):
-        from ._features import log_mel_statistics
+        from ..baselines import ComParEFunctionals, LogMelStatistics
 
         features = {}
         with self.progress.stage("baseline_features", "baseline features"):
             features["logmel_logreg"], _ = self.cache.array(
                 "logmel_stats", self.data_key,
-                lambda: log_mel_statistics(self.args.sr).fit_transform(waves))
+                lambda: LogMelStatistics(sr=self.args.sr).fit_transform(waves))
             if not self.args.no_opensmile:
-                smile = _opensmile()
-                if smile is None:
+                try:
+                    import opensmile  # noqa: F401
+                except ImportError:
                     self.progress.say("openSMILE baseline skipped: opensmile is "
                                       "not installed (pip install "
                                       "'sklearn_rbfm[opensmile]')")
                 else:
                     features["compare_svm"], _ = self.cache.array(
                         "compare2016", self.data_key,
-                        lambda: np.vstack([
-                            smile.process_signal(w, self.args.sr).to_numpy()
-                            for w in waves]))
+                        lambda: ComParEFunctionals(sr=self.args.sr).fit_transform(waves))
         return features
 
     # ----------------------------------------------------------------- folds
-    def run_fold(self, k, fold, waves, base_features):
-        from .._fusion import VotingFusionSearch
+    def classifier(self, groups):
+        """The unfitted RBFMClassifier of this run."""
+        from joblib import Memory
 
-        args, say = self.args, self.progress.say
-        key = _key(self.data_key, self.embedders, args.playback_rate, args.seed,
-                   args.n_features, args.epochs, args.cnn_epochs, {p: v.tolist() for p, v in fold.items()},
-                   sorted(base_features))
+        from .._rbfm import RBFMClassifier, default_base_estimator
+        from ._splits import splitter
+
+        args = self.args
+        embedders = [(name, make_extractor(
+            name, sr=args.sr, n_samples=self.n_samples,
+            playback_rate=args.playback_rate, seed=args.seed, epochs=args.cnn_epochs))
+            for name in self.embedders]
+        return RBFMClassifier(
+            embedders, base_estimator=default_base_estimator().set_params(
+                epochs=args.epochs),
+            n_features=args.n_features if args.n_features is not None else 0.5,
+            selection=args.selection, cv=splitter(args.inner_cv, groups, args.seed),
+            memory=Memory(os.path.join(self.out, "cache", "joblib"), verbose=0),
+            random_state=args.seed)
+
+    def run_fold(self, k, fold, waves, base_features):
+        from sklearn.model_selection import cross_validate
+
+        args, say, y = self.args, self.progress.say, self.y
+        train = np.sort(np.concatenate([fold["fit"], fold["dev"]]))
+        test = fold["test"]
+        key = _key(self.data_key, self.config["protocol"], self.embedders,
+                   args.playback_rate, args.seed, args.n_features, args.epochs,
+                   args.cnn_epochs, train.tolist(), test.tolist(), sorted(base_features))
         done = self.cache.json(f"fold{k}", key)
         if done is not None:
             say(f"fold {k + 1}/{len(self.splits)}: finished before, from the cache")
             return done
-        y = self.y
         before = dict(self.progress.timings)
-        with self.progress.stage("embed", f"fold {k + 1}: embeddings"):
-            blocks = [self.embeddings(name, waves, fold) for name in self.embedders]
-        X = np.hstack(blocks)
-        slices, start = {}, 0
-        for name, block in zip(self.embedders, blocks):
-            slices[name] = slice(start, start + block.shape[1])
-            start += block.shape[1]
-        fitted, result = {}, {"members": {}, "n_features": {}, "relevance": {}}
-        with self.progress.stage("models", f"fold {k + 1}: base, masked and "
-                                 "feature-fusion models"):
-            for name, factory in build_members(
-                    slices, n_features=args.n_features, seed=args.seed,
-                    epochs=args.epochs):
-                model = factory(fitted).fit(X[fold["fit"]], y[fold["fit"]])
-                fitted[name] = model
-                result["members"][name] = {
-                    part: model.predict_proba(X[fold[part]])[:, 1].tolist()
-                    for part in ("dev", "test")}
-                mask = model.named_steps.get("mask")
-                result["n_features"][name] = _n_inputs(model, slices)
-                if mask is not None and mask.strategy == "minimal":
-                    result["relevance"][name] = {
-                        "feature_relevance": mask.feature_relevance_.tolist(),
-                        "support": mask.support_.tolist()}
-                say(f"  {name}: dev AUC "
-                    f"{_auc(y[fold['dev']], result['members'][name]['dev']):.3f}")
-        with self.progress.stage("fusion", f"fold {k + 1}: fusion search"):
-            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
-            search.fit(X[fold["dev"]], y[fold["dev"]])
-            cv = search.cv_results_
-            result["fusion"] = {
-                "members": [list(m) for m in cv["members"]],
-                "score": [float(s) for s in cv["score"]],
-                "best_members": list(search.best_members_),
-                "best_score": float(search.best_score_),
-                "test": search.predict_proba(X[fold["test"]])[:, 1].tolist(),
-            }
+        groups = self.data["groups"]
+        with self.progress.stage("models", f"fold {k + 1}: embedders, members and "
+                                 "fusion (RBFMClassifier)"):
+            outcome = cross_validate(
+                self.classifier(None if groups is None else groups[train]), waves, y,
+                cv=[(train, test)], params={"groups": groups}, scoring="roc_auc",
+                return_estimator=True, error_score="raise")
+        clf = outcome["estimator"][0]
+        member_test = clf.predict_member_proba(waves[test])[:, :, 1]
+        result = {"members": {}, "n_features": {}, "relevance": {},
+                  "train_index": train.tolist(), "test_index": test.tolist()}
+        for m, (name, member) in enumerate(clf.members_.items()):
+            result["members"][name] = {"oof": clf.oof_proba_[m, :, 1].tolist(),
+                                       "test": member_test[m].tolist()}
+            result["n_features"][name] = int(member[-1].n_features_in_)
+            mask = member.named_steps.get("mask")
+            if mask is not None and mask.strategy == "minimal":
+                result["relevance"][name] = {
+                    "feature_relevance": mask.feature_relevance_.tolist(),
+                    "support": mask.support_.tolist()}
+            say(f"  {name}: out-of-fold AUC "
+                f"{_auc(y[train], result['members'][name]['oof']):.3f}")
+        cv = clf.cv_results_
+        result["fusion"] = {
+            "members": [list(m) for m in cv["members"]],
+            "score": [float(s) for s in cv["score"]],
+            "best_members": list(clf.best_members_),
+            "best_score": float(clf.best_score_),
+            "test": clf.predict_proba(waves[test])[:, 1].tolist(),
+        }
         with self.progress.stage("baselines", f"fold {k + 1}: baselines"):
             result["baselines"] = {
-                name: _baseline(name, F, y, fold) for name, F in base_features.items()}
-        result["test_index"] = fold["test"].tolist()
+                name: _baseline(name, F, y, train, test, groups, args)
+                for name, F in base_features.items()}
         # kept with the fold, so that a resumed run still reports the time
         # the fold took
         result["timings_s"] = {
@@ -420,126 +467,89 @@ class Experiment:
         return result
 
     def save_model(self, waves, results):
-        """Fit the extractors and members on all the data, choose, and save."""
-        from sklearn.pipeline import FeatureUnion, Pipeline
-
-        from .._fusion import VotingFusionSearch
+        """Fit one RBFMClassifier on all the data and save it."""
         from ._model_file import save_model
 
-        args = self.args
-        fit, dev = fit_dev_split(np.arange(len(self.y)), self.y,
-                                 self.data["groups"], args.seed)
-        with self.progress.stage("save_model", "fitting the final fusion on "
-                                 "all the data"):
-            extractors, blocks = [], []
-            for name in self.embedders:
-                extractor = make_extractor(
-                    name, sr=args.sr, n_samples=self.n_samples,
-                    playback_rate=args.playback_rate, seed=args.seed,
-                    epochs=args.cnn_epochs)
-                extractor.fit(waves[fit], self.y[fit])
-                extractors.append((name, extractor))
-                blocks.append(extractor.transform(waves).astype(np.float32))
-            X = np.hstack(blocks)
-            slices, start = {}, 0
-            for name, block in zip(self.embedders, blocks):
-                slices[name] = slice(start, start + block.shape[1])
-                start += block.shape[1]
-            fitted = {}
-            for name, factory in build_members(
-                    slices, n_features=args.n_features, seed=args.seed,
-                    epochs=args.epochs):
-                fitted[name] = factory(fitted).fit(X[fit], self.y[fit])
-            search = VotingFusionSearch(list(fitted.items()), cv="prefit")
-            search.fit(X[dev], self.y[dev])
-            pipeline = Pipeline([("embeddings", FeatureUnion(extractors)),
-                                 ("fusion", search)])
-            save_model(pipeline, args.save_model, sr=args.sr,
+        args, groups = self.args, self.data["groups"]
+        with self.progress.stage("save_model", "fitting the final RBFMClassifier "
+                                 "on all the data"):
+            clf = self.classifier(groups).fit(waves, self.y, groups=groups)
+            members = [n for n, w in zip(clf.members_, clf.weights_) if w]
+            save_model(clf, args.save_model, sr=args.sr,
                        window=self.duration, positive_class=1,
-                       description=(f"{self.positive!r} (class 1) vs the rest; "
-                                    f"fusion of {', '.join(search.best_members_)}"
+                       description=(f"run {self.run_id}: {self.positive!r} (class 1) "
+                                    f"vs the rest; fusion of {', '.join(members)}"
                                     f"; trained by: {self.config['command']}"))
         self.progress.say(f"model saved to {args.save_model} (fusion of "
-                          f"{', '.join(search.best_members_)})")
-        return list(search.best_members_)
+                          f"{', '.join(members)})")
+        return list(clf.best_members_)
 
     def run(self):
-        from ._report import summarise, write_outputs
+        from ._report import bag, write_outputs
 
+        self.check_outputs()
         self.prepare()
+        self.remove_stale_outputs()
         waves = self.waveforms()
         base_features = self.baseline_features(waves)
         folds = []
         for k, fold in enumerate(self.splits):
             self.progress.say(
-                f"fold {k + 1}/{len(self.splits)}: {len(fold['fit'])} fit, "
-                f"{len(fold['dev'])} dev, {len(fold['test'])} test clips")
+                f"fold {k + 1}/{len(self.splits)}: "
+                f"{len(fold['fit']) + len(fold['dev'])} training, "
+                f"{len(fold['test'])} test clips")
             folds.append(self.run_fold(k, fold, waves, base_features))
         for stage in FOLD_STAGES:
             self.progress.timings[stage] = sum(
                 f.get("timings_s", {}).get(stage, 0.0) for f in folds)
         results = summarise(self, folds)
+        results["run_id"] = self.run_id
+        results["config_hash"] = _key(self.config)
         if self.args.save_model:
             results["saved_model"] = {"path": os.path.abspath(self.args.save_model),
                                       "members": self.save_model(waves, results)}
         with self.progress.stage("report", "writing the report"):
             results["timings_s"] = {k: round(v, 1) for k, v in
                                     self.progress.timings.items()}
-            paths = write_outputs(self, results, folds)
+            test = np.concatenate([f["test_index"] for f in folds])
+            curves = {"fusion chosen in each fold":
+                      np.concatenate([f["fusion"]["test"] for f in folds])}
+            best = results["best_single"]["name"]
+            curves[best] = np.concatenate([f["members"][best]["test"] for f in folds])
+            for name in folds[0]["baselines"]:
+                curves[name] = np.concatenate([f["baselines"][name]["test"]
+                                               for f in folds])
+            paths = write_outputs(self.out, results, self.y[test], curves,
+                                  folds[0]["relevance"])
         self.progress.say(f"report: {paths['report']}")
-        print(f"best fusion {' + '.join(results['best_fusion']['members'])}: test "
+        print(f"best fusion {bag(results['best_fusion']['members'])}: test "
               f"AUC {results['best_fusion']['test_auc']:.3f}; report in "
               f"{paths['report']}")
         return results
 
 
-def _n_inputs(model, slices):
-    mask = model.named_steps.get("mask")
-    if mask is not None and mask.strategy == "minimal":
-        return int(mask.support_.sum())
-    features = model.named_steps.get("features")
-    if features is not None:
-        total = 0
-        for name, part in features.transformer_list:
-            inner = part.named_steps.get("mask") if hasattr(part, "named_steps") else None
-            width = slices[name].stop - slices[name].start
-            total += (int(inner.support_.sum())
-                      if inner is not None and inner.strategy == "minimal" else width)
-        return total
-    name = model.named_steps["columns"].transformers[0][0]
-    return slices[name].stop - slices[name].start
-
-
-def _opensmile():
-    try:
-        import opensmile
-    except ImportError:
-        return None
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
-                           feature_level=opensmile.FeatureLevel.Functionals)
-
-
-def _baseline(name, F, y, fold):
-    """Fit on the fit part for each C, choose C on dev, score on test."""
+def _baseline(name, F, y, train, test, groups, args):
+    """Choose C by inner cross-validation on the training part; score on test."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    best = None
-    grid = C_GRID_LOGREG if name == "logmel_logreg" else C_GRID_SVM
-    for C in grid:
-        if name == "logmel_logreg":
-            clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-        else:
-            clf = LinearSVC(C=C, class_weight="balanced", max_iter=20000)
-        model = make_pipeline(StandardScaler(), clf).fit(F[fold["fit"]], y[fold["fit"]])
-        dev = _auc(y[fold["dev"]], model.decision_function(F[fold["dev"]]))
-        if best is None or dev > best[0]:
-            best = (dev, C, model)
-    dev, C, model = best
-    return {"C": C, "dev_auc": dev,
-            "test": model.decision_function(F[fold["test"]]).tolist()}
+    from ._splits import splitter
+
+    if name == "logmel_logreg":
+        clf, grid = LogisticRegression(class_weight="balanced", max_iter=2000), C_GRID_LOGREG
+    else:
+        clf, grid = LinearSVC(class_weight="balanced", max_iter=20000), C_GRID_SVM
+    g = None if groups is None else groups[train]
+    search = GridSearchCV(make_pipeline(StandardScaler(), clf),
+                          {clf.__class__.__name__.lower() + "__C": list(grid)},
+                          cv=splitter(args.inner_cv, g, args.seed), scoring="roc_auc")
+    search.fit(F[train], y[train], groups=g)
+    return {"C": float(search.best_params_[clf.__class__.__name__.lower() + "__C"]),
+            "selection_auc": float(search.best_score_),
+            "test": search.decision_function(F[test]).tolist()}
 
 
 def run(args):

@@ -4,6 +4,9 @@ import os
 
 ALL_EMBEDDERS = ("vggish", "inception_v3", "inception_resnet_v2", "birdnet",
                  "small_cnn")
+# Output width of each embedder (the pooled channels of its last block).
+EMBEDDING_WIDTH = {"vggish": 512, "inception_v3": 2048, "inception_resnet_v2": 1536,
+                   "birdnet": 1024, "small_cnn": 128}
 # Inception inputs are resized to this side: the paper's 299 x 299 costs 6x
 # more on a CPU for spectrograms that have far fewer than 299 frames.
 INCEPTION_INPUT = (128, 128)
@@ -43,11 +46,6 @@ def availability(name):
     if name == "small_cnn":
         return None
     raise ValueError(f"unknown embedder {name!r}; choose among {ALL_EMBEDDERS}.")
-
-
-def needs_training(name):
-    """Whether the extractor is fitted on labelled data (so per split)."""
-    return name != "birdnet"
 
 
 def make_extractor(name, *, sr, n_samples, playback_rate, seed, epochs=20):

@@ -1,92 +1,24 @@
 """Results of ``rbfm experiment``: results.json, report.md and figures."""
 
-import collections
 import json
 import os
 
 import numpy as np
 
-from ._common import installed_versions
 
+def bag(members):
+    """A fusion's members with their weights, e.g. ``birdnet x3 + FF``.
 
-def _auc(y, score):
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, score))
-
-
-def _mean_std(values):
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std())
-
-
-def summarise(experiment, folds):
-    """Aggregate the per-fold results into the ``results.json`` dictionary.
-
-    Each score is the mean over folds of the score on the fold's test part
-    (with its standard deviation); fusion subsets are ranked by their mean
-    development score; the best fusion's test score is the mean over folds of
-    the test score of the subset each fold chose on its own development part.
+    Examples
+    --------
+    >>> from sklearn_rbfm.cli._report import bag
+    >>> bag(["birdnet", "birdnet", "FF"])
+    'birdnet x2 + FF'
     """
-    from scipy.stats import rankdata
-
-    from ._experiment import model_table
-
-    y = experiment.y
-    slices = {name: None for name in experiment.embedders}
-    tests = [np.asarray(f["test_index"]) for f in folds]
-    models = []
-    for name, embedder, masking in model_table(slices):
-        dev = [_auc(y[_dev_index(experiment, k)], f["members"][name]["dev"])
-               for k, f in enumerate(folds)]
-        test = [_auc(y[t], f["members"][name]["test"]) for t, f in zip(tests, folds)]
-        mean, std = _mean_std(test)
-        models.append({
-            "name": name, "embedder": embedder, "masking": masking,
-            "n_features": int(round(np.mean([f["n_features"][name] for f in folds]))),
-            "dev_auc": _mean_std(dev)[0], "test_auc": mean, "test_auc_std": std,
-            "test_auc_per_fold": test,
-        })
-    subsets = [tuple(m) for m in folds[0]["fusion"]["members"]]
-    scores = np.mean([f["fusion"]["score"] for f in folds], axis=0)
-    # equal scores share the lowest rank, as in VotingFusionSearch.cv_results_
-    ranks = rankdata(-scores, method="min").astype(int)
-    order = np.argsort(ranks, kind="stable")
-    ranking = [{"members": list(subsets[i]), "score": float(scores[i]),
-                "rank": int(ranks[i])} for i in order]
-    chosen = [tuple(f["fusion"]["best_members"]) for f in folds]
-    fusion_test = [_auc(y[t], f["fusion"]["test"]) for t, f in zip(tests, folds)]
-    most_common = collections.Counter(chosen).most_common(1)[0][0]
-    best_single = max(models, key=lambda m: m["dev_auc"])
-    baselines = {}
-    for name in folds[0]["baselines"]:
-        test = [_auc(y[t], f["baselines"][name]["test"]) for t, f in zip(tests, folds)]
-        baselines[name] = {
-            "test_auc": _mean_std(test)[0], "test_auc_std": _mean_std(test)[1],
-            "C": [f["baselines"][name]["C"] for f in folds]}
-    return {
-        "models": models,
-        "fusion_ranking": ranking,
-        "best_fusion": {
-            "members": list(most_common),
-            "chosen_per_fold": [list(c) for c in chosen],
-            "selection_auc": _mean_std([f["fusion"]["best_score"] for f in folds])[0],
-            "test_auc": _mean_std(fusion_test)[0],
-            "test_auc_std": _mean_std(fusion_test)[1],
-            "test_auc_per_fold": fusion_test,
-        },
-        "best_single": {"name": best_single["name"],
-                        "dev_auc": best_single["dev_auc"],
-                        "test_auc": best_single["test_auc"]},
-        "baselines": {name: b["test_auc"] for name, b in baselines.items()},
-        "baseline_details": baselines,
-        "config": experiment.config,
-        "versions": installed_versions(),
-    }
-
-
-def _dev_index(experiment, k):
-    return experiment.splits[k]["dev"]
+    counts = {}
+    for name in members:
+        counts[name] = counts.get(name, 0) + 1
+    return " + ".join(name if n == 1 else f"{name} x{n}" for name, n in counts.items())
 
 
 def _table2(results, embedders):
@@ -103,7 +35,7 @@ def _table2(results, embedders):
 
 
 def _table1(results, names, top=10):
-    lines = ["| rank | " + " | ".join(names) + " | dev AUC |",
+    lines = ["| rank | " + " | ".join(names) + " | out-of-fold AUC |",
              "|---" * (len(names) + 2) + "|"]
     for row in results["fusion_ranking"][:top]:
         marks = ["✓" if n in row["members"] else "" for n in names]
@@ -114,12 +46,16 @@ def _table1(results, names, top=10):
 
 def _table3(results):
     bf, bs = results["best_fusion"], results["best_single"]
-    lines = ["| system | selection (dev) AUC | test AUC |", "|---|---|---|",
-             f"| best fusion ({' + '.join(bf['members'])}) | "
+    lines = ["| system | selection (out-of-fold) AUC | test AUC |", "|---|---|---|",
+             f"| best fusion ({bag(bf['members'])}) | "
              f"{bf['selection_auc']:.3f} | {bf['test_auc']:.3f} ± "
              f"{bf['test_auc_std']:.3f} |",
-             f"| best single model ({bs['name']}) | {bs['dev_auc']:.3f} | "
+             f"| best single model by the same protocol ({bs['name']}) | "
+             f"{bs['selection_auc']:.3f} | "
              f"{bs['test_auc']:.3f} |"]
+    oracle = results["oracle_single"]
+    lines.append(f"| oracle single model, chosen on the test parts ({oracle['name']}; "
+                 f"not a result) | – | {oracle['test_auc']:.3f} |")
     labels = {"logmel_logreg": "log-mel statistics + logistic regression",
               "compare_svm": "openSMILE ComParE_2016 + linear SVM"}
     for name, detail in results["baseline_details"].items():
@@ -128,24 +64,28 @@ def _table3(results):
     return "\n".join(lines)
 
 
-def write_report(path, experiment, results, figures):
+def write_report(path, results, figures):
     config = results["config"]
     names = [m["name"] for m in results["models"]]
     skipped = "".join(f"\n- {name}: {why}" for name, why in
                       config["skipped_embedders"].items())
     timings = "\n".join(f"| {stage} | {seconds:.1f} |"
                         for stage, seconds in results["timings_s"].items())
-    chosen = "; ".join(" + ".join(c) for c in results["best_fusion"]["chosen_per_fold"])
+    chosen = "; ".join(bag(c) for c in results["best_fusion"]["chosen_per_fold"])
     text = f"""# RBFM experiment report
+
+Run `{results['run_id']}` (configuration hash `{results['config_hash']}`).
 
 Data: {config['n_clips']} clips from `{config['data_dir']}`,
 {config['n_positive']} of class `{config['positive']}` (positive) against the
 rest; clips of {config['duration']:g} s at {config['sr']:g} Hz, playback rate
 {config['playback_rate']:g}. Protocol: {config['protocol']}{
 '' if not config['groups'] else f", groups from column `{config['groups']}`"}.
-Every model is fitted on the fit part, the fusion is chosen on the
-development part, and all scores below are ROC AUC on test data that nothing
-was fitted or chosen on (mean ± standard deviation over folds).
+In each outer fold one RBFMClassifier is fitted on the training part: its
+members are cross-fitted by inner folds, the fusion is chosen on their
+out-of-fold probabilities, and the members are refitted on the whole training
+part. All scores below are ROC AUC on test data that nothing was fitted or
+chosen on (mean ± standard deviation over folds).
 
 Embedders: {', '.join(config['embedders'])}.{
 ' Skipped:' + skipped if skipped else ''}
@@ -156,7 +96,7 @@ Command: `{config['command']}`
 
 {_table2(results, config['embedders'])}
 
-## Table 1: decision-level fusion ranking (mean development AUC, top 10 of {len(results['fusion_ranking'])})
+## Table 1: decision-level fusion ranking (mean inner out-of-fold AUC, top 10 of {len(results['fusion_ranking'])})
 
 {_table1(results, names)}
 
@@ -176,67 +116,57 @@ Subset chosen in each fold: {chosen}.
 |---|---|
 {timings}
 """
-    with open(path, "w") as fh:
+    with open(path + ".tmp", "w") as fh:
         fh.write(text)
+    os.replace(path + ".tmp", path)
 
 
-def plot_roc(path, experiment, results, folds):
-    import matplotlib
+def _save(fig, path):
+    """Write a figure atomically: a reader never sees half a file."""
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_roc(path, y_true, curves):
+    """ROC curves of ``curves`` ({label: scores}) against ``y_true``."""
+    from matplotlib.figure import Figure
     from sklearn.metrics import RocCurveDisplay
 
-    y = experiment.y
-    test = np.concatenate([f["test_index"] for f in folds])
-    curves = [("fusion chosen in each fold",
-               np.concatenate([f["fusion"]["test"] for f in folds]))]
-    best = results["best_single"]["name"]
-    curves.append((best, np.concatenate([f["members"][best]["test"] for f in folds])))
-    for name in folds[0]["baselines"]:
-        curves.append((name, np.concatenate([f["baselines"][name]["test"]
-                                             for f in folds])))
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for label, score in curves:
-        RocCurveDisplay.from_predictions(y[test], score, name=label, ax=ax)
+    fig = Figure(figsize=(5.5, 5), layout="tight")
+    ax = fig.add_subplot()
+    for label, score in curves.items():
+        RocCurveDisplay.from_predictions(y_true, score, name=label, ax=ax)
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.set_title("ROC on the test parts (pooled over folds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def plot_relevance(path, folds):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_relevance(path, profiles):
+    """Mean relevance profiles ({name: {feature_relevance, support}})."""
+    from matplotlib.figure import Figure
 
     from ..plotting import RelevanceDisplay
 
-    profiles = folds[0]["relevance"]
-    fig, axes = plt.subplots(1, len(profiles), figsize=(4.5 * len(profiles), 3.6),
-                             squeeze=False)
+    fig = Figure(figsize=(4.5 * max(1, len(profiles)), 3.6), layout="tight")
+    axes = fig.subplots(1, max(1, len(profiles)), squeeze=False)
     for ax, (name, profile) in zip(axes[0], profiles.items()):
         RelevanceDisplay(np.asarray(profile["feature_relevance"]),
                          support=np.asarray(profile["support"])).plot(ax=ax)
         ax.set_title(f"{name}: mean deep Taylor relevance")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_fusion(path, results, top=15):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The top of the fusion ranking: members and scores."""
+    from matplotlib.figure import Figure
 
     names = [m["name"] for m in results["models"]]
     rows = results["fusion_ranking"][:top]
-    fig, (ax_m, ax_s) = plt.subplots(
-        1, 2, figsize=(0.45 * len(names) + 4, 0.32 * len(rows) + 1.6),
-        gridspec_kw={"width_ratios": [len(names), 6]}, sharey=True)
+    fig = Figure(figsize=(0.45 * len(names) + 4, 0.32 * len(rows) + 1.6),
+                 layout="tight")
+    ax_m, ax_s = fig.subplots(1, 2, gridspec_kw={"width_ratios": [len(names), 6]},
+                              sharey=True)
     grid = np.array([[n in r["members"] for n in names] for r in rows])
     ax_m.imshow(grid, cmap="Greys", aspect="auto", vmin=0, vmax=1.4)
     ax_m.set_xticks(range(len(names)), names, rotation=90)
@@ -244,25 +174,44 @@ def plot_fusion(path, results, top=15):
     ax_s.barh(range(len(rows)), [r["score"] for r in rows], color="C0")
     low = min(r["score"] for r in rows)
     ax_s.set_xlim(max(0.0, low - 0.05), 1.0)
-    ax_s.set_xlabel("mean development AUC")
+    ax_s.set_xlabel("mean out-of-fold AUC")
     ax_m.set_title("members")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
-def write_outputs(experiment, results, folds):
-    """Write results.json, report.md and the figures into ``experiment.out``."""
-    out = experiment.out
+OUTPUTS = ("results.json", "report.md", "roc.png", "relevance.png",
+           "fusion_ranking.png")
+
+
+def write_outputs(out, results, y_true, curves, profiles):
+    """Write results.json, report.md and the figures into ``out``.
+
+    Parameters
+    ----------
+    out : str
+        Output folder.
+    results : dict
+        The ``results.json`` content (plain data, with its ``run_id``).
+    y_true : ndarray
+        Labels of the pooled test clips of ``curves``.
+    curves : dict
+        ROC curve label -> scores of those clips.
+    profiles : dict
+        Minimal-masking model name -> ``feature_relevance`` and ``support``.
+    """
     figures = [("ROC curves", os.path.join(out, "roc.png")),
                ("Relevance profiles", os.path.join(out, "relevance.png")),
                ("Fusion ranking", os.path.join(out, "fusion_ranking.png"))]
-    plot_roc(figures[0][1], experiment, results, folds)
-    plot_relevance(figures[1][1], folds)
-    plot_fusion(figures[2][1], results)
+    plot_roc(figures[0][1], y_true, curves)
+    if profiles:
+        plot_relevance(figures[1][1], profiles)
+    else:
+        figures.pop(1)
+    plot_fusion(figures[-1][1], results)
     paths = {"results": os.path.join(out, "results.json"),
              "report": os.path.join(out, "report.md")}
-    with open(paths["results"], "w") as fh:
+    with open(paths["results"] + ".tmp", "w") as fh:
         json.dump(results, fh, indent=1)
-    write_report(paths["report"], experiment, results, figures)
+    os.replace(paths["results"] + ".tmp", paths["results"])
+    write_report(paths["report"], results, figures)
     return paths
