@@ -27,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from sklearn_rbfm import AudioLoader, SpectrogramTransformer
-from sklearn_rbfm.cli._features import band_statistics
+from sklearn_rbfm.baselines import band_statistics
 from sklearn_rbfm.datasets import load_fsdd_sample
 from sklearn_rbfm.detection import detect
 from sklearn_rbfm.persistence import load_model, save_model

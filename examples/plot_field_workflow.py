@@ -31,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_rbfm import AudioLoader
-from sklearn_rbfm.cli._features import log_mel_statistics
+from sklearn_rbfm.baselines import LogMelStatistics
 from sklearn_rbfm.datasets import (clips_from_annotations, load_fsdd_sample,
                                    read_annotations)
 from sklearn_rbfm.detection import (detect_recordings, evaluate_detections,
@@ -93,7 +93,7 @@ print(clips.data.shape, dict(zip(*np.unique(clips.target, return_counts=True))))
 # ------------------------------------
 # Log-mel band statistics and a logistic regression: a pipeline that takes
 # raw 1-s waveforms at 8 kHz, as model files must.
-detector = make_pipeline(log_mel_statistics(sr), StandardScaler(),
+detector = make_pipeline(LogMelStatistics(sr=sr), StandardScaler(),
                          LogisticRegression(max_iter=1000)).fit(clips.data, clips.target)
 model_path = os.path.join(folder, "digits.joblib")
 save_model(detector, model_path, sr=sr, window=1.0, positive_class="call")

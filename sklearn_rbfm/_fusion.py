@@ -25,13 +25,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
 
 from ._fast_auc import average_probas, average_scores, subset_roc_auc
+from .utils._validation import n_samples
 
 # 20 members without a size limit; scoring more subsets takes hours.
 MAX_EXHAUSTIVE_SUBSETS = 2**20 - 1
@@ -349,7 +349,7 @@ class VotingFusionSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted search.
         """
         names, members = self._active_members()
-        if _num_samples(X) == 0:
+        if n_samples(X) == 0:
             raise ValueError(
                 "Found array with 0 sample(s) in X; VotingFusionSearch needs "
                 "at least one sample per class."

@@ -17,6 +17,7 @@ from ._keras import (
     seeded,
     train_classifier,
 )
+from .utils._validation import check_numeric
 
 
 _ACTIVATIONS = {
@@ -180,7 +181,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self : KerasMLPClassifier
             The fitted classifier.
         """
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, check_numeric(X), y, dtype=np.float32)
         check_classification_targets(y)
         sizes = [int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]
         if not sizes or min(sizes) < 1:
@@ -227,7 +228,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, check_numeric(X), dtype=np.float32, reset=False)
         # A float64 NumPy pass over the network's weights: each row's scores
         # do not depend on the batch it came in, and probabilities and
         # decision values come from the same numbers.

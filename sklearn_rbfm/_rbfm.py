@@ -15,7 +15,6 @@ from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, St
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import (
-    _num_samples,
     check_consistent_length,
     check_is_fitted,
     check_memory,
@@ -25,6 +24,7 @@ from sklearn.utils.validation import (
 
 from ._fast_auc import roc_auc_rows
 from ._fusion import VotingFusionSearch, _FusedProbabilities
+from .utils._validation import check_numeric, n_samples
 
 MASKINGS = ("none", "minimal", "negative")
 SELECTIONS = ("holdout", "exhaustive", "one_se", "greedy", "average")
@@ -337,9 +337,9 @@ default="greedy"
         """
         self._check_params()
         if self.embedders is None:
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+            X, y = validate_data(self, check_numeric(X), y, dtype=[np.float64, np.float32])
         else:
-            if _num_samples(X) == 0:
+            if n_samples(X) == 0:
                 raise ValueError("Found array with 0 sample(s) in X; RBFMClassifier needs data.")
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
@@ -646,7 +646,8 @@ default="greedy"
     def _embed(self, X):
         check_is_fitted(self)
         if self.embedders is None:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = validate_data(self, check_numeric(X), dtype=[np.float64, np.float32],
+                              reset=False)
             return np.asarray(X, dtype=np.float32)
         return np.hstack([e.transform(X) for _, e in self.embedders_]).astype(np.float32)
 
@@ -685,7 +686,7 @@ default="greedy"
         """
         check_is_fitted(self)
         Z = self._embed(X)
-        probas = np.zeros((len(self.members_), _num_samples(Z), len(self.classes_)))
+        probas = np.zeros((len(self.members_), n_samples(Z), len(self.classes_)))
         for m, member in enumerate(self.members_.values()):
             if self.weights_[m]:
                 probas[m] = _full_proba(member, Z, len(self.classes_))

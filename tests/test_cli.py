@@ -180,7 +180,7 @@ def test_rerun_resumes_from_cache(finished_run, small_task, capsys):
     ("missing", "nope.wav: listed in"),
     ("unreadable", "not readable audio"),
     ("single_class", "single class"),
-    ("too_few", "that --cv 10 needs (two per fold)"),
+    ("too_few", "too few for 10 outer folds"),
     ("multiclass", "choose the positive class with --positive"),
     ("unknown_positive", "--positive '7' is not a label"),
     ("unknown_embedder", "unknown embedder"),

@@ -17,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn_rbfm import AudioLoader, SpectrogramTransformer
 from sklearn_rbfm import cli
 from sklearn_rbfm.cli import main
-from sklearn_rbfm.cli._features import band_statistics
+from sklearn_rbfm.baselines import band_statistics
 from sklearn_rbfm.detection import (detect, detect_recordings, iter_windows,
                                     merge_events, split_front_end)
 from sklearn_rbfm.persistence import ModelVersionWarning, load_model, save_model

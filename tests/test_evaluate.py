@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_rbfm import AudioLoader
 from sklearn_rbfm.cli import main
-from sklearn_rbfm.cli._features import log_mel_statistics
+from sklearn_rbfm.baselines import LogMelStatistics
 from sklearn_rbfm.datasets import load_audio_folder, load_fsdd_sample
 from sklearn_rbfm.detection import (evaluate_detections, merge_events,
                                     precision_recall_over_thresholds,
@@ -121,7 +121,7 @@ def test_field_workflow_end_to_end(tmp_path, capsys):
     clips = load_audio_folder(tmp_path / "clips")
     X = AudioLoader(sr=SR, duration=1.0).fit_transform(clips.filenames)
     y = clips.target_names[clips.target]
-    model = make_pipeline(log_mel_statistics(SR), StandardScaler(),
+    model = make_pipeline(LogMelStatistics(sr=SR), StandardScaler(),
                           LogisticRegression(max_iter=1000)).fit(X, y)
     save_model(model, tmp_path / "model.joblib", sr=SR, window=1.0,
                positive_class="call")

@@ -128,3 +128,10 @@ def test_alpha_is_an_l2_penalty_that_shrinks_the_weights():
     # the float64 NumPy forward pass still matches Keras' own
     np.testing.assert_allclose(decayed.predict_proba(X),
                                decayed.model_(X.astype(np.float32)).numpy(), atol=1e-5)
+
+
+def test_strings_are_refused_naming_the_cell():
+    X = np.zeros((6, 3), dtype=object)
+    X[4, 1] = "n/a"
+    with pytest.raises(ValueError, match=r"row 4, column 1 holds 'n/a'"):
+        KerasMLPClassifier(epochs=1).fit(X, [0, 1] * 3)

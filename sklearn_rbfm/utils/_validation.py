@@ -164,3 +164,18 @@ def check_numeric(X, *, name="X"):
                 "first."
             ) from None
     return X
+
+
+def n_samples(X):
+    """Number of rows of an array, DataFrame or sequence (e.g. of file paths).
+
+    Examples
+    --------
+    >>> from sklearn_rbfm.utils._validation import n_samples
+    >>> n_samples(["a.wav", "b.wav"]), n_samples([[1, 2], [3, 4], [5, 6]])
+    (2, 3)
+    """
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape):
+        return int(shape[0])
+    return len(X)
