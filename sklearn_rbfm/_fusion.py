@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 )
 
 from ._fast_auc import average_probas, average_scores, subset_roc_auc
-from .utils._validation import n_samples
+from .utils._validation import n_samples as _n_rows
 
 # 20 members without a size limit; scoring more subsets takes hours.
 MAX_EXHAUSTIVE_SUBSETS = 2**20 - 1
@@ -349,7 +349,7 @@ class VotingFusionSearch(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted search.
         """
         names, members = self._active_members()
-        if n_samples(X) == 0:
+        if _n_rows(X) == 0:
             raise ValueError(
                 "Found array with 0 sample(s) in X; VotingFusionSearch needs "
                 "at least one sample per class."

@@ -24,7 +24,8 @@ from sklearn.utils.validation import (
 
 from ._fast_auc import roc_auc_rows
 from ._fusion import VotingFusionSearch, _FusedProbabilities
-from .utils._validation import check_numeric, n_samples
+from .utils._validation import check_numeric
+from .utils._validation import n_samples as _n_rows
 
 MASKINGS = ("none", "minimal", "negative")
 SELECTIONS = ("holdout", "exhaustive", "one_se", "greedy", "average")
@@ -339,7 +340,7 @@ default="greedy"
         if self.embedders is None:
             X, y = validate_data(self, check_numeric(X), y, dtype=[np.float64, np.float32])
         else:
-            if n_samples(X) == 0:
+            if _n_rows(X) == 0:
                 raise ValueError("Found array with 0 sample(s) in X; RBFMClassifier needs data.")
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
@@ -685,8 +686,12 @@ default="greedy"
             Class probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
-        Z = self._embed(X)
-        probas = np.zeros((len(self.members_), n_samples(Z), len(self.classes_)))
+        return self._fused_proba(self._embed(X))
+
+    def _fused_proba(self, Z):
+        # Z: the embeddings side by side, as _embed returns them; detection
+        # computes them block-wise in its producer thread and calls this
+        probas = np.zeros((len(self.members_), _n_rows(Z), len(self.classes_)))
         for m, member in enumerate(self.members_.values()):
             if self.weights_[m]:
                 probas[m] = _full_proba(member, Z, len(self.classes_))

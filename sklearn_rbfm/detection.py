@@ -289,8 +289,19 @@ def split_front_end(model):
     >>> bool(np.allclose(rest(front(X)), model.predict_proba(X)))
     True
     """
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import FeatureUnion, Pipeline
 
+    embedders = getattr(model, "embedders_", None)
+    if embedders and hasattr(model, "_fused_proba"):
+        # an RBFMClassifier (what 'rbfm experiment --save-model' writes): its
+        # embedders are the branches of a union whose output feeds the fusion
+        f, b, fnames, bnames = _split_union(FeatureUnion(list(embedders)), "embedders")
+        name = type(model).__name__
+        if not fnames:
+            return None, _Part(model.predict_proba, [name])
+        return _Part(f, fnames), _Part(
+            lambda Z: model._fused_proba(np.asarray(b(Z), dtype=np.float32)),
+            bnames + [name])
     if not isinstance(model, Pipeline):
         return None, _Part(model.predict_proba, [type(model).__name__])
     final_name, final = model.steps[-1]

@@ -540,3 +540,27 @@ def test_front_end_of_an_experiment_model_reaches_its_spectrograms():
     front, rest = split_front_end(model)
     assert front.steps == ["embeddings/small_cnn/spectrogram"]
     assert rest.steps == ["embeddings/small_cnn/embedder", "embeddings/birdnet", "fusion"]
+
+
+def test_front_end_of_an_rbfm_classifier_reaches_inside_its_embedders():
+    """'rbfm experiment --save-model' writes an RBFMClassifier."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklearn_rbfm import RBFMClassifier, SpectrogramTransformer
+    from sklearn_rbfm.baselines import band_statistics
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(scale=0.1, size=(40, 800)).astype(np.float32)
+    y = np.arange(40) % 2
+    X[y == 1, ::8] += 0.5  # a tone the classes differ by
+    mel = make_pipeline(
+        SpectrogramTransformer(kind="mel", sr=SR, n_fft=128, hop_length=64, n_mels=8),
+        FunctionTransformer(band_statistics, kw_args={"n_bands": 8}))
+    model = RBFMClassifier([("mel", mel), ("raw", FunctionTransformer(np.abs))],
+                           base_estimator=LogisticRegression(), maskings=("none",),
+                           cv=2, random_state=0).fit(X, y)
+    front, rest = split_front_end(model)
+    assert front.steps == ["embedders/mel/spectrogramtransformer",
+                           "embedders/mel/functiontransformer", "embedders/raw"]
+    assert rest.steps == ["RBFMClassifier"]
+    np.testing.assert_allclose(rest(front(X)), model.predict_proba(X), rtol=1e-6)
