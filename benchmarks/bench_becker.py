@@ -1,0 +1,228 @@
+"""Becker et al.'s networks on FSDD, leave one speaker out: accuracy, cost, explanations.
+
+All 3000 clips of the Free Spoken Digit Dataset (6 speakers), 6 folds of
+``LeaveOneGroupOut`` over the speakers: each net trains on 5 speakers (one
+of them held out for early stopping, ``fit(..., groups=speakers)``) and is
+tested on the sixth.
+
+- AudioNet on 8 kHz waveforms in a fixed 8000-sample frame
+  (``AudioLoader(8000, duration=1.0)``), random-offset augmentation;
+- the AlexNet-like net on 129 x 63 log power spectrograms of those
+  waveforms (``SpectrogramTransformer('power', sr=8000, n_fft=256,
+  hop_length=128)``);
+- named baseline: logistic regression on the same spectrograms,
+  standardised per bin (``C=0.01``).
+
+Training runs fold by fold (``--phase train``); each fold's accuracies, wall
+and CPU seconds and the load average are appended to ``--out`` (JSON) and
+the fitted nets pickled beside it, so that a cut-off run keeps its folds.
+``--phase explain`` then reads the pickles and, per fold, on ``--n-explain``
+test clips:
+
+- Becker et al.'s input-manipulation test
+  (:func:`sklearn_rbfm.explain.manipulation_test`): the relevance (LRP-
+  epsilon) of the test clips' true classes names a time segment (AudioNet)
+  or frequency band (AlexNet-like); the accuracy drop when it is silenced
+  against the drop for a control region of equal size;
+- AOPC of deep Taylor and LRP-epsilon orders against a random order
+  (:func:`sklearn_rbfm.explain.perturbation_curve`, up to half of the inputs
+  replaced by zero: silence of the waveform, the training mean of the
+  standardised spectrogram bins is not used: the nets standardise per clip,
+  so zero is the spectrogram's own floor after the nets' first layer is
+  *not* assumed; the fill is the clip minimum, ``fill='min'``).
+
+Run: ``nice -n 10 python benchmarks/bench_becker.py --phase train`` then
+``python benchmarks/bench_becker.py --phase explain``; ``--report`` prints the
+tables from the JSON.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_rbfm import AudioLoader, KerasCNNClassifier, SpectrogramTransformer
+
+FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
+NETS = ("audionet", "alexnet")
+
+
+def load():
+    labels = pd.read_csv(FSDD / "labels.csv")
+    files = [str(FSDD / p) for p in labels["path"]]
+    waves = AudioLoader(8000, duration=1.0).fit_transform(files)
+    return waves, labels["label"].to_numpy(), labels["speaker"].to_numpy()
+
+
+def spectrograms(waves):
+    spec = SpectrogramTransformer("power", sr=8000, n_fft=256, hop_length=128)
+    return spec.fit_transform(waves), spec.spectrogram_shape_
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def results_file(args, net):
+    return Path(args.out) / f"results_{net}.json"
+
+
+def read(path):
+    return json.loads(Path(path).read_text()) if Path(path).exists() else {}
+
+
+def write(path, results):
+    Path(path).write_text(json.dumps(results, indent=1))
+
+
+def train(args, waves, S, shape, y, speakers):
+    # one process per net, so that two can share the machine; the baseline
+    # runs beside the spectrogram net, on the same spectrograms
+    out = results_file(args, args.net)
+    results = read(out)
+    folds = list(LeaveOneGroupOut().split(waves, y, speakers))
+    for k, (tr, te) in enumerate(folds):
+        if args.folds and k not in args.folds:
+            continue
+        speaker = str(speakers[te][0])
+        row = {"speaker": speaker, "n_train": int(len(tr)), "n_test": int(len(te))}
+        if args.net == "alexnet":
+            scaler = StandardScaler().fit(S[tr])
+            logreg, wall, cpu = timed(lambda: LogisticRegression(
+                max_iter=2000, C=0.01).fit(scaler.transform(S[tr]), y[tr]))
+            row["logreg"] = {"accuracy": logreg.score(scaler.transform(S[te]), y[te]),
+                             "wall_s": wall, "cpu_s": cpu}
+        net = args.net
+        X = waves if net == "audionet" else S
+        clf = KerasCNNClassifier(
+            net, spectrogram_shape=None if net == "audionet" else shape,
+            width=args.width, epochs=args.epochs, random_state=args.seed)
+        clf, wall, cpu = timed(lambda: clf.fit(X[tr], y[tr], groups=speakers[tr]))
+        row[net] = {"accuracy": clf.score(X[te], y[te]), "wall_s": wall, "cpu_s": cpu,
+                    "epochs_run": len(clf.history_["loss"]), "width": args.width,
+                    "max_epochs": args.epochs}
+        with open(Path(args.out) / f"fold{k}_{net}.pkl", "wb") as f:
+            pickle.dump(clf, f)
+        row["load_average"] = os.getloadavg()
+        results[str(k)] = {**results.get(str(k), {}), **row}
+        write(out, results)
+        print(f"fold {k} ({speaker}): " + ", ".join(
+            f"{m} {row[m]['accuracy']:.3f} ({row[m]['wall_s']:.0f} s)"
+            for m in row if isinstance(row[m], dict)), flush=True)
+
+
+def explain(args, waves, S, shape, y, speakers):
+    from sklearn_rbfm.explain import manipulation_test, perturbation_curve, relevance_maps
+
+    net = args.net
+    out = results_file(args, net)
+    results = read(out)
+    folds = list(LeaveOneGroupOut().split(waves, y, speakers))
+    for k, (_, te) in enumerate(folds):
+        path = Path(args.out) / f"fold{k}_{net}.pkl"
+        if str(k) not in results or not path.exists():
+            continue
+        if args.folds and k not in args.folds:
+            continue
+        chosen = np.random.RandomState(args.seed).permutation(te)[: args.n_explain]
+        with open(path, "rb") as f:
+            clf = pickle.load(f)
+        X = waves if net == "audionet" else S
+        Xe, ye = X[chosen], y[chosen]
+        axis = "time" if net == "audionet" else "frequency"
+        test, wall, _ = timed(lambda: manipulation_test(
+            clf, Xe, ye, axis=axis, method="lrp.epsilon",
+            region_fraction=args.region_fraction, random_state=args.seed))
+        entry = {"manipulation": {
+            "axis": axis, "relevant": [int(v) for v in test.relevant_region_],
+            "control": [int(v) for v in test.control_region_],
+            "accuracy": test.accuracy_, "relevant_drop": test.relevant_drop_,
+            "control_drop": test.control_drop_, "seconds": wall}}
+        aopc, random_aopc = {}, []
+        for method in ("deep_taylor", "lrp.epsilon"):
+            R = relevance_maps(clf, Xe, method=method, target=ye)
+            curve = perturbation_curve(clf, Xe, ye, R.reshape(len(Xe), -1),
+                                       steps=10, max_fraction=0.5, fill="min",
+                                       random_state=args.seed)
+            aopc[method] = curve.aopc
+            random_aopc.append(curve.random_aopc)
+        aopc["random"] = float(np.mean(random_aopc))
+        entry["aopc"] = aopc
+        results[str(k)][net].update(entry)
+        write(out, results)
+        print(f"fold {k} {net}: drop relevant {test.relevant_drop_:.3f} vs control "
+              f"{test.control_drop_:.3f}; AOPC {aopc}", flush=True)
+
+
+def report(args):
+    results = {}
+    for net in NETS:
+        for k, row in read(results_file(args, net)).items():
+            results.setdefault(k, {}).update(row)
+    folds = sorted((k for k in results if all(m in results[k] for m in NETS)), key=int)
+    print(f"{len(folds)} of 6 folds\n\n| fold (test speaker) | logistic regression | "
+          "AlexNet-like | AudioNet | AlexNet fit s (CPU s) | AudioNet fit s (CPU s) | load |")
+    print("|---|---|---|---|---|---|---|")
+    for k in folds:
+        r = results[k]
+        print(f"| {k} ({r['speaker']}) | {r['logreg']['accuracy']:.3f} | "
+              f"{r['alexnet']['accuracy']:.3f} | {r['audionet']['accuracy']:.3f} | "
+              f"{r['alexnet']['wall_s']:.0f} ({r['alexnet']['cpu_s']:.0f}) | "
+              f"{r['audionet']['wall_s']:.0f} ({r['audionet']['cpu_s']:.0f}) | "
+              f"{r['load_average'][0]:.1f} |")
+    means = {m: np.mean([results[k][m]["accuracy"] for k in folds])
+             for m in ("logreg", "alexnet", "audionet")}
+    print(f"| mean | {means['logreg']:.3f} | {means['alexnet']:.3f} | "
+          f"{means['audionet']:.3f} | | | |")
+    done = [k for k in folds if all("manipulation" in results[k][n] for n in NETS)]
+    if done:
+        print("\n| fold | net | region (relevant / control) | accuracy | drop relevant | "
+              "drop control | AOPC deep Taylor | AOPC LRP-eps | AOPC random |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for k in done:
+            for net in NETS:
+                m, a = results[k][net]["manipulation"], results[k][net]["aopc"]
+                print(f"| {k} | {net} | {m['axis']} {m['relevant']} / {m['control']} | "
+                      f"{m['accuracy']:.3f} | {m['relevant_drop']:.3f} | "
+                      f"{m['control_drop']:.3f} | {a['deep_taylor']:.4f} | "
+                      f"{a['lrp.epsilon']:.4f} | {a['random']:.4f} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=("train", "explain", "report"), default="train")
+    parser.add_argument("--net", choices=NETS, default="alexnet")
+    parser.add_argument("--out", default="/tmp/bench_becker",
+                        help="folder of the per-net JSON results and fitted nets")
+    parser.add_argument("--folds", type=int, nargs="*", default=None)
+    parser.add_argument("--width", type=float, default=0.25)
+    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--n-explain", type=int, default=100)
+    parser.add_argument("--region-fraction", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    if args.phase == "report":
+        report(args)
+        return
+    waves, y, speakers = load()
+    S, shape = spectrograms(waves)
+    print(f"FSDD: {len(y)} clips, speakers {sorted(set(speakers))}, spectrograms {shape}; "
+          f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    (train if args.phase == "train" else explain)(args, waves, S, shape, y, speakers)
+
+
+if __name__ == "__main__":
+    main()
