@@ -26,10 +26,8 @@ test clips:
   against the drop for a control region of equal size;
 - AOPC of deep Taylor and LRP-epsilon orders against a random order
   (:func:`sklearn_rbfm.explain.perturbation_curve`, up to half of the inputs
-  replaced by zero: silence of the waveform, the training mean of the
-  standardised spectrogram bins is not used: the nets standardise per clip,
-  so zero is the spectrogram's own floor after the nets' first layer is
-  *not* assumed; the fill is the clip minimum, ``fill='min'``).
+  removed in 10 steps: waveform samples set to zero, silence; spectrogram
+  bins set to the clip's minimum, its floor), true class explained.
 
 Run: ``nice -n 10 python benchmarks/bench_becker.py --phase train`` then
 ``python benchmarks/bench_becker.py --phase explain``; ``--report`` prints the
@@ -145,15 +143,16 @@ def explain(args, waves, S, shape, y, speakers):
             clf, Xe, ye, axis=axis, method="lrp.epsilon",
             region_fraction=args.region_fraction, random_state=args.seed))
         entry = {"manipulation": {
-            "axis": axis, "relevant": [int(v) for v in test.relevant_region_],
-            "control": [int(v) for v in test.control_region_],
-            "accuracy": test.accuracy_, "relevant_drop": test.relevant_drop_,
-            "control_drop": test.control_drop_, "seconds": wall}}
+            "axis": axis, "classes": [int(c) for c in test.classes],
+            "regions": test.regions.tolist(), "accuracy": test.accuracy,
+            "relevant_drop": test.relevant_drop, "control_drop": test.control_drop,
+            "seconds": wall}}
         aopc, random_aopc = {}, []
         for method in ("deep_taylor", "lrp.epsilon"):
             R = relevance_maps(clf, Xe, method=method, target=ye)
             curve = perturbation_curve(clf, Xe, ye, R.reshape(len(Xe), -1),
-                                       steps=10, max_fraction=0.5, fill="min",
+                                       steps=10, max_fraction=0.5,
+                                       fill="zero" if net == "audionet" else "min",
                                        random_state=args.seed)
             aopc[method] = curve.aopc
             random_aopc.append(curve.random_aopc)
@@ -161,8 +160,8 @@ def explain(args, waves, S, shape, y, speakers):
         entry["aopc"] = aopc
         results[str(k)][net].update(entry)
         write(out, results)
-        print(f"fold {k} {net}: drop relevant {test.relevant_drop_:.3f} vs control "
-              f"{test.control_drop_:.3f}; AOPC {aopc}", flush=True)
+        print(f"fold {k} {net}: drop relevant {test.relevant_drop:.3f} vs control "
+              f"{test.control_drop:.3f}; AOPC {aopc}", flush=True)
 
 
 def report(args):
@@ -187,13 +186,14 @@ def report(args):
           f"{means['audionet']:.3f} | | | |")
     done = [k for k in folds if all("manipulation" in results[k][n] for n in NETS)]
     if done:
-        print("\n| fold | net | region (relevant / control) | accuracy | drop relevant | "
+        print("\n| fold | net | axis: relevant region per class | accuracy | drop relevant | "
               "drop control | AOPC deep Taylor | AOPC LRP-eps | AOPC random |")
         print("|---|---|---|---|---|---|---|---|---|")
         for k in done:
             for net in NETS:
                 m, a = results[k][net]["manipulation"], results[k][net]["aopc"]
-                print(f"| {k} | {net} | {m['axis']} {m['relevant']} / {m['control']} | "
+                regions = " ".join(f"{c}:{r[0]}-{r[1]}" for c, r in zip(m["classes"], m["regions"]))
+                print(f"| {k} | {net} | {m['axis']}: {regions} | "
                       f"{m['accuracy']:.3f} | {m['relevant_drop']:.3f} | "
                       f"{m['control_drop']:.3f} | {a['deep_taylor']:.4f} | "
                       f"{a['lrp.epsilon']:.4f} | {a['random']:.4f} |")
