@@ -119,3 +119,23 @@ def test_errors(spectrogram_net):
     with pytest.raises(ValueError, match="axis='frequency' needs spectrogram"):
         manipulation_test(clf, X, y, axis="frequency",
                           relevance=np.zeros((len(X), X.shape[1])))
+
+
+def test_display_draws_the_profiles_regions_and_drops(spectrogram_net):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_rbfm.plotting import ManipulationTestDisplay
+
+    clf, X, y = spectrogram_net
+    disp = ManipulationTestDisplay.from_estimator(
+        clf, X, y, class_names=["zero", "one"], region_fraction=0.25, random_state=0)
+    result = disp.result
+    assert [line.get_label() for line in disp.lines_] == ["zero", "one"]
+    np.testing.assert_allclose(disp.lines_[1].get_ydata(), result.profile[1])
+    assert disp.ax_.get_xlabel() == "frequency bin"
+    assert f"drop {result.relevant_drop:.2f}" in disp.ax_.get_title()
+    # one shaded relevant region and n_controls control spans per class
+    assert len(disp.ax_.patches) == 2 * (1 + 5)
+    with pytest.raises(ValueError, match="class_names has 1 names"):
+        ManipulationTestDisplay(result, class_names=["x"]).plot()

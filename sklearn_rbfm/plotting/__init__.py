@@ -7,6 +7,7 @@ _LAZY = {
     "FusionRankingDisplay": "._fusion",
     "SpectrogramExplanationDisplay": "._explanation",
     "PerturbationCurveDisplay": "._explanation",
+    "ManipulationTestDisplay": "._manipulation",
 }
 
 __all__ = sorted(_LAZY)
