@@ -13,9 +13,11 @@ tested on the sixth.
 - named baseline: logistic regression on the same spectrograms,
   standardised per bin (``C=0.01``).
 
-Training runs fold by fold (``--phase train``); each fold's accuracies, wall
-and CPU seconds and the load average are appended to ``--out`` (JSON) and
-the fitted nets pickled beside it, so that a cut-off run keeps its folds.
+Training runs fold by fold (``--phase train``), one process per net
+(``--net``), so that both share the machine; after each fold its
+accuracies, wall and CPU seconds, epochs run and the load average are
+written to ``--out``/results_<net>.json and the fitted net is pickled
+beside it, so that a cut-off run keeps the folds it finished.
 ``--phase explain`` then reads the pickles and, per fold, on ``--n-explain``
 test clips:
 
@@ -29,9 +31,14 @@ test clips:
   removed in 10 steps: waveform samples set to zero, silence; spectrogram
   bins set to the clip's minimum, its floor), true class explained.
 
-Run: ``nice -n 10 python benchmarks/bench_becker.py --phase train`` then
-``python benchmarks/bench_becker.py --phase explain``; ``--report`` prints the
-tables from the JSON.
+Run (as measured in RESULTS.md)::
+
+    nice -n 10 python benchmarks/bench_becker.py --net alexnet --width 0.5 --epochs 20 &
+    nice -n 10 python benchmarks/bench_becker.py --net audionet --width 0.25 --epochs 12 &
+    # after training, per net:
+    nice -n 10 python benchmarks/bench_becker.py --phase explain --net alexnet
+    nice -n 10 python benchmarks/bench_becker.py --phase explain --net audionet
+    python benchmarks/bench_becker.py --phase report
 """
 
 import argparse
@@ -72,8 +79,10 @@ def timed(fn):
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def results_file(args, net):
-    return Path(args.out) / f"results_{net}.json"
+def results_file(args, net, phase="train"):
+    # the phases write separate files: a training run still going must not
+    # overwrite the explanations of the folds it finished
+    return Path(args.out) / f"{'results' if phase == 'train' else 'explain'}_{net}.json"
 
 
 def read(path):
@@ -124,12 +133,12 @@ def explain(args, waves, S, shape, y, speakers):
     from sklearn_rbfm.explain import manipulation_test, perturbation_curve, relevance_maps
 
     net = args.net
-    out = results_file(args, net)
+    out = results_file(args, net, "explain")
     results = read(out)
     folds = list(LeaveOneGroupOut().split(waves, y, speakers))
     for k, (_, te) in enumerate(folds):
         path = Path(args.out) / f"fold{k}_{net}.pkl"
-        if str(k) not in results or not path.exists():
+        if not path.exists():
             continue
         if args.folds and k not in args.folds:
             continue
@@ -158,7 +167,7 @@ def explain(args, waves, S, shape, y, speakers):
             random_aopc.append(curve.random_aopc)
         aopc["random"] = float(np.mean(random_aopc))
         entry["aopc"] = aopc
-        results[str(k)][net].update(entry)
+        results[str(k)] = entry
         write(out, results)
         print(f"fold {k} {net}: drop relevant {test.relevant_drop:.3f} vs control "
               f"{test.control_drop:.3f}; AOPC {aopc}", flush=True)
@@ -169,6 +178,9 @@ def report(args):
     for net in NETS:
         for k, row in read(results_file(args, net)).items():
             results.setdefault(k, {}).update(row)
+        for k, entry in read(results_file(args, net, "explain")).items():
+            if net in results.get(k, {}):
+                results[k][net].update(entry)
     folds = sorted((k for k in results if all(m in results[k] for m in NETS)), key=int)
     print(f"{len(folds)} of 6 folds\n\n| fold (test speaker) | logistic regression | "
           "AlexNet-like | AudioNet | AlexNet fit s (CPU s) | AudioNet fit s (CPU s) | load |")
@@ -208,7 +220,7 @@ def main():
     parser.add_argument("--folds", type=int, nargs="*", default=None)
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--n-explain", type=int, default=100)
+    parser.add_argument("--n-explain", type=int, default=60)
     parser.add_argument("--region-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -222,6 +222,16 @@ def _scaled(units, width):
     return max(1, int(round(units * width)))
 
 
+def _standardised(layers, inputs, standardize):
+    # Per clip, so that recording levels do not matter; the relevance
+    # engine passes relevance through it unchanged.
+    if not standardize:
+        return inputs
+    return layers.LayerNormalization(
+        axis=-1, center=False, scale=False, name="standardise"
+    )(inputs)
+
+
 def _conv_block(layers, conv, x, name, batch_norm):
     # A linear convolution, then batch normalisation, then the ReLU: the
     # order in which a relevance engine can fold the normalisation into the
@@ -235,11 +245,11 @@ def _conv_block(layers, conv, x, name, batch_norm):
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def build_audionet(n_features, n_classes, width, dropout):
+def build_audionet(n_features, n_classes, width, dropout, standardize=True):
     """Becker et al.'s AudioNet on waveforms of ``n_features`` samples.
 
-    Per-clip standardisation (a LayerNormalization without scale or offset),
-    six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
+    Per-clip standardisation (a LayerNormalization without scale or offset,
+    unless ``standardize`` is False), six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
     first pooling 3 wide, the others 2, stride 2), two dense layers
     *without* activation (as in the authors' code), dropout after each, and
     the softmax output.
@@ -247,9 +257,7 @@ def build_audionet(n_features, n_classes, width, dropout):
     tf = import_tensorflow()
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(n_features,), name="input")
-    x = layers.LayerNormalization(
-        axis=-1, center=False, scale=False, name="standardise"
-    )(inputs)
+    x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_features, 1), name="to_channels")(x)
     for i, filters in enumerate(AUDIONET_FILTERS, start=1):
         conv = layers.Conv1D(
@@ -268,10 +276,10 @@ def build_audionet(n_features, n_classes, width, dropout):
     return tf.keras.Model(inputs, outputs, name="audionet")
 
 
-def build_alexnet(shape, n_classes, width, dropout):
+def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     """The AlexNet-like spectrogram network of Becker et al.
 
-    Per-clip standardisation, convolutions 11x11/4 and 5x5 each followed by
+    Per-clip standardisation (unless ``standardize`` is False), convolutions 11x11/4 and 5x5 each followed by
     BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
     normalisation), three 3x3 convolutions with ReLU, two dense layers of
     1024 units without activation, dropout and the softmax output.
@@ -280,9 +288,7 @@ def build_alexnet(shape, n_classes, width, dropout):
     layers = tf.keras.layers
     n_freq, n_frames = shape
     inputs = tf.keras.Input(shape=(n_freq * n_frames,), name="input")
-    x = layers.LayerNormalization(
-        axis=-1, center=False, scale=False, name="standardise"
-    )(inputs)
+    x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
     for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
         conv = layers.Conv2D(

@@ -175,7 +175,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     Deviations from the paper, for CPU-sized data and time:
 
     - both networks standardise each clip first (a LayerNormalization
-      without scale and offset), so that recording levels do not matter;
+      without scale and offset, ``standardize``), so that recording levels
+      do not matter;
     - AudioNet has batch normalisation after every convolution (the
       authors' AudioNet has none); it trains in a few epochs instead of
       tens of thousands of SGD iterations;
@@ -216,6 +217,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     learning_rate : float, default=1e-3
         Adam's initial learning rate.
+
+    standardize : bool, default=True
+        Standardise each clip (zero mean, unit variance over its values)
+        as the network's first layer. Turn it off only for inputs whose
+        level carries the class, or rows of very few values.
 
     augment : bool, default=True
         Shift each training clip's content to a random offset of its frame
@@ -295,6 +301,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "standardize": ["boolean"],
         "augment": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -313,6 +320,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         epochs=30,
         batch_size=32,
         learning_rate=1e-3,
+        standardize=True,
         augment=True,
         class_weight=None,
         validation_fraction=0.15,
@@ -327,6 +335,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.standardize = standardize
         self.augment = augment
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
@@ -412,11 +421,13 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         with seeded(seed):
             if self.architecture == "audionet":
                 self.model_ = build_audionet(
-                    X.shape[1], n_classes, self.width, self.dropout
+                    X.shape[1], n_classes, self.width, self.dropout,
+                    self.standardize,
                 )
             else:
                 self.model_ = build_alexnet(
-                    input_shape, n_classes, self.width, self.dropout
+                    input_shape, n_classes, self.width, self.dropout,
+                    self.standardize,
                 )
             self.history_ = self._train(
                 tf, X, y_encoded, sample_weight, train, val, input_shape, seed
