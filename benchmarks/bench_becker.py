@@ -181,34 +181,40 @@ def report(args):
         for k, entry in read(results_file(args, net, "explain")).items():
             if net in results.get(k, {}):
                 results[k][net].update(entry)
-    folds = sorted((k for k in results if all(m in results[k] for m in NETS)), key=int)
-    print(f"{len(folds)} of 6 folds\n\n| fold (test speaker) | logistic regression | "
-          "AlexNet-like | AudioNet | AlexNet fit s (CPU s) | AudioNet fit s (CPU s) | load |")
+    folds = sorted(results, key=int)
+
+    def cell(k, model, fmt):
+        return fmt(results[k][model]) if model in results[k] else "-"
+
+    print("| fold (test speaker) | logistic regression | AlexNet-like | AudioNet | "
+          "AlexNet-like fit s (CPU s) | AudioNet fit s (CPU s) | load |")
     print("|---|---|---|---|---|---|---|")
     for k in folds:
-        r = results[k]
-        print(f"| {k} ({r['speaker']}) | {r['logreg']['accuracy']:.3f} | "
-              f"{r['alexnet']['accuracy']:.3f} | {r['audionet']['accuracy']:.3f} | "
-              f"{r['alexnet']['wall_s']:.0f} ({r['alexnet']['cpu_s']:.0f}) | "
-              f"{r['audionet']['wall_s']:.0f} ({r['audionet']['cpu_s']:.0f}) | "
-              f"{r['load_average'][0]:.1f} |")
-    means = {m: np.mean([results[k][m]["accuracy"] for k in folds])
-             for m in ("logreg", "alexnet", "audionet")}
-    print(f"| mean | {means['logreg']:.3f} | {means['alexnet']:.3f} | "
-          f"{means['audionet']:.3f} | | | |")
-    done = [k for k in folds if all("manipulation" in results[k][n] for n in NETS)]
-    if done:
-        print("\n| fold | net | axis: relevant region per class | accuracy | drop relevant | "
-              "drop control | AOPC deep Taylor | AOPC LRP-eps | AOPC random |")
+        acc = lambda r: f"{r['accuracy']:.3f}"
+        cost = lambda r: f"{r['wall_s']:.0f} ({r['cpu_s']:.0f})"
+        print(f"| {k} ({results[k]['speaker']}) | {cell(k, 'logreg', acc)} | "
+              f"{cell(k, 'alexnet', acc)} | {cell(k, 'audionet', acc)} | "
+              f"{cell(k, 'alexnet', cost)} | {cell(k, 'audionet', cost)} | "
+              f"{results[k]['load_average'][0]:.1f} |")
+    means = []
+    for model in ("logreg", "alexnet", "audionet"):
+        done = [k for k in folds if model in results[k]]
+        means.append(f"{np.mean([results[k][model]['accuracy'] for k in done]):.3f} "
+                     f"({len(done)} folds)" if done else "-")
+    print(f"| mean of the folds run | {' | '.join(means)} | | | |")
+    rows = [(k, net) for k in folds for net in NETS
+            if "manipulation" in results[k].get(net, {})]
+    if rows:
+        print("\n| fold | net | axis: relevant region per digit | accuracy | "
+              "drop relevant | drop control | AOPC deep Taylor | AOPC LRP-eps | "
+              "AOPC random |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for k in done:
-            for net in NETS:
-                m, a = results[k][net]["manipulation"], results[k][net]["aopc"]
-                regions = " ".join(f"{c}:{r[0]}-{r[1]}" for c, r in zip(m["classes"], m["regions"]))
-                print(f"| {k} | {net} | {m['axis']}: {regions} | "
-                      f"{m['accuracy']:.3f} | {m['relevant_drop']:.3f} | "
-                      f"{m['control_drop']:.3f} | {a['deep_taylor']:.4f} | "
-                      f"{a['lrp.epsilon']:.4f} | {a['random']:.4f} |")
+        for k, net in rows:
+            m, a = results[k][net]["manipulation"], results[k][net]["aopc"]
+            regions = " ".join(f"{c}:{r[0]}-{r[1]}" for c, r in zip(m["classes"], m["regions"]))
+            print(f"| {k} | {net} | {m['axis']}: {regions} | {m['accuracy']:.3f} | "
+                  f"{m['relevant_drop']:.3f} | {m['control_drop']:.3f} | "
+                  f"{a['deep_taylor']:.4f} | {a['lrp.epsilon']:.4f} | {a['random']:.4f} |")
 
 
 def main():
