@@ -200,3 +200,17 @@ def test_early_stopping_holds_out_whole_groups():
         X, yt, groups=np.arange(40) % 4)
     assert len(clf.history_["val_loss"]) == len(clf.history_["loss"]) == 2
     assert clf.history_["lr"][1] < clf.history_["lr"][0]  # cosine decay
+
+
+def test_standardize_false_leaves_the_level_to_the_network():
+    X, y = tones(n=8, n_samples=64)
+    names = lambda clf: [layer.name for layer in clf.model_.layers]
+    kept = KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,
+                              random_state=0).fit(X, y)
+    raw = KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,
+                             standardize=False, random_state=0).fit(X, y)
+    assert "standardise" in names(kept) and "standardise" not in names(raw)
+    # a standardised network hardly tells a clip from a louder copy (up to
+    # the normalisation's epsilon of 1e-3 added to the variance)
+    np.testing.assert_allclose(kept.predict_proba(3 * X), kept.predict_proba(X),
+                               atol=1e-2)
