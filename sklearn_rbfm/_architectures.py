@@ -1,8 +1,10 @@
-"""Spectrogram networks for :class:`~sklearn_rbfm.CNNEmbedder`, and their weights.
+"""Networks of the package: the embedders' spectrogram CNNs and Becker et al.'s classifiers.
 
-Each builder returns a Keras model from spectrograms ``(n_freq, n_frames, 1)``
-(or VGGish patches) to a pooled feature vector, the names of the layers of
-its last convolutional block, and the weights file it loaded.
+Each embedder builder returns a Keras model from spectrograms
+``(n_freq, n_frames, 1)`` (or VGGish patches) to a pooled feature vector, the
+names of the layers of its last convolutional block, and the weights file it
+loaded. :func:`build_audionet` and :func:`build_alexnet` return the softmax
+classifiers of :class:`~sklearn_rbfm.KerasCNNClassifier`.
 """
 
 import os
@@ -32,6 +34,16 @@ INCEPTION = {
 INCEPTION_DEFAULT_SIZE = (299, 299)
 INCEPTION_MIN_SIZE = 75
 SMALL_CNN_FILTERS = (32, 64, 128)
+# Becker et al.'s AudioNet filters, and the AlexNet-like net's convolutions as
+# (filters, kernel, stride, followed by batch normalisation and pooling).
+AUDIONET_FILTERS = (100, 64, 128, 128, 128, 128)
+ALEXNET_CONVS = (
+    (96, 11, 4, True),
+    (256, 5, 1, True),
+    (384, 3, 1, False),
+    (384, 3, 1, False),
+    (256, 3, 1, False),
+)
 
 
 def imagenet_weights(architecture):
@@ -204,3 +216,92 @@ def _flat_layers(model):
             yield from _flat_layers(layer)
         else:
             yield layer
+
+
+def _scaled(units, width):
+    return max(1, int(round(units * width)))
+
+
+def _standardised(layers, inputs, standardize):
+    # Per clip, so that recording levels do not matter; the relevance
+    # engine passes relevance through it unchanged.
+    if not standardize:
+        return inputs
+    return layers.LayerNormalization(
+        axis=-1, center=False, scale=False, name="standardise"
+    )(inputs)
+
+
+def _conv_block(layers, conv, x, name, batch_norm):
+    # A linear convolution, then batch normalisation, then the ReLU: the
+    # order in which a relevance engine can fold the normalisation into the
+    # kernel.
+    x = conv(x)
+    if not batch_norm:
+        return layers.Activation("relu", name=f"{name}_relu")(x)
+    # momentum 0.9: the moving statistics, which the validation loss of
+    # early stopping sees, follow the weights within an epoch of CPU-sized data
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def build_audionet(n_features, n_classes, width, dropout, standardize=True):
+    """Becker et al.'s AudioNet on waveforms of ``n_features`` samples.
+
+    Per-clip standardisation (a LayerNormalization without scale or offset,
+    unless ``standardize`` is False), six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
+    first pooling 3 wide, the others 2, stride 2), two dense layers
+    *without* activation (as in the authors' code), dropout after each, and
+    the softmax output.
+    """
+    tf = import_tensorflow()
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=(n_features,), name="input")
+    x = _standardised(layers, inputs, standardize)
+    x = layers.Reshape((n_features, 1), name="to_channels")(x)
+    for i, filters in enumerate(AUDIONET_FILTERS, start=1):
+        conv = layers.Conv1D(
+            _scaled(filters, width), 3, padding="same", name=f"conv{i}"
+        )
+        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=True)
+        x = layers.MaxPooling1D(
+            3 if i == 1 else 2, strides=2, padding="same", name=f"pool{i}"
+        )(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(_scaled(512, width), name="dense2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return tf.keras.Model(inputs, outputs, name="audionet")
+
+
+def build_alexnet(shape, n_classes, width, dropout, standardize=True):
+    """The AlexNet-like spectrogram network of Becker et al.
+
+    Per-clip standardisation (unless ``standardize`` is False), convolutions 11x11/4 and 5x5 each followed by
+    BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
+    normalisation), three 3x3 convolutions with ReLU, two dense layers of
+    1024 units without activation, dropout and the softmax output.
+    """
+    tf = import_tensorflow()
+    layers = tf.keras.layers
+    n_freq, n_frames = shape
+    inputs = tf.keras.Input(shape=(n_freq * n_frames,), name="input")
+    x = _standardised(layers, inputs, standardize)
+    x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
+    for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
+        conv = layers.Conv2D(
+            _scaled(filters, width), kernel, strides=stride, padding="same",
+            name=f"conv{i}",
+        )
+        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=pool)
+        if pool:
+            x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return tf.keras.Model(inputs, outputs, name="alexnet")

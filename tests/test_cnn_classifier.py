@@ -53,7 +53,39 @@ def test_audionet_learns_tones_and_has_the_published_layout(audionet):
     assert dense["dense1"].activation.__name__ == "linear"
     assert dense["dense2"].activation.__name__ == "linear"
     assert dense["output"].activation.__name__ == "softmax"
-    assert not any("BatchNormalization" in type(l).__name__ for l in clf.model_.layers)
+    # each convolution is linear, then batch-normalised, then rectified:
+    # the order in which the relevance engine folds the normalisation
+    for i in range(1, 7):
+        assert clf.model_.get_layer(f"conv{i}").activation.__name__ == "linear"
+        bn = clf.model_.get_layer(f"conv{i}_bn")
+        assert type(bn).__name__ == "BatchNormalization"
+        assert bn.input is clf.model_.get_layer(f"conv{i}").output
+    assert type(clf.model_.get_layer("standardise")).__name__ == "LayerNormalization"
+
+
+def test_batch_norm_statistics_are_those_of_the_training_data(audionet):
+    import tensorflow as tf
+
+    clf, X, _ = audionet
+    bn = clf.model_.get_layer("conv3_bn")
+    inner = tf.keras.Model(clf.model_.input, bn.input)
+    out = inner(X, training=False).numpy().reshape(-1, bn.input.shape[-1])
+    np.testing.assert_allclose(bn.moving_mean.numpy(), out.mean(axis=0),
+                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), out.var(axis=0),
+                               rtol=1e-3, atol=1e-4)
+
+
+def test_relevance_of_the_batch_normalised_net_points_at_the_tone(audionet):
+    from sklearn_rbfm.explain import relevance_maps
+
+    clf, X, y = audionet
+    quiet = X.copy()
+    quiet[:, 128:] = 0.0
+    R = relevance_maps(clf, quiet[:8], method="lrp.epsilon", target=y[:8])
+    assert R.shape == (8, 256) and np.isfinite(R).all()
+    # the silent half carries almost none of the relevance
+    assert np.abs(R[:, 128:]).sum() < 0.2 * np.abs(R).sum()
 
 
 def test_alexnet_reads_spectrograms_of_the_given_shape():
@@ -66,6 +98,9 @@ def test_alexnet_reads_spectrograms_of_the_given_shape():
     assert clf.input_shape_ == (8, 8)
     assert clf.model_.get_layer("conv1").strides == (4, 4)
     assert clf.model_.get_layer("conv1").kernel_size == (11, 11)
+    # the authors' batch normalisation after the first two convolutions only
+    bns = [l.name for l in clf.model_.layers if type(l).__name__ == "BatchNormalization"]
+    assert bns == ["conv1_bn", "conv2_bn"]
     proba = clf.predict_proba(Xt)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
@@ -106,6 +141,79 @@ def test_errors():
         KerasCNNClassifier("resnet").fit(X, y)
     with pytest.raises(ValueError, match="only one class"):
         KerasCNNClassifier(epochs=1).fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="'audionet' reads raw waveforms"):
+        KerasCNNClassifier("audionet", spectrogram_shape=(8, 8), epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="one group label per clip"):
+        KerasCNNClassifier(epochs=1).fit(X, y, groups=np.arange(9))
+
+
+def test_random_offset_moves_the_content_and_never_wraps_it():
+    from sklearn_rbfm._cnn_classifier import _content_bounds, _shifted
+
+    X = np.zeros((3, 10), dtype=np.float32)
+    X[0, 0:4] = [1, 2, 3, 4]          # padded at the end
+    X[1, 3:6] = [5, 6, 7]             # padded on both sides
+    X[2] = np.arange(1, 11)           # no room
+    start, end = _content_bounds(X, (10,))
+    assert start.tolist() == [0, 3, 0] and end.tolist() == [4, 6, 10]
+    rng = np.random.RandomState(0)
+    seen = set()
+    for _ in range(50):
+        out = _shifted(X, (10,), start, end, rng)
+        first = int(np.flatnonzero(out[0])[0])
+        np.testing.assert_array_equal(out[0, first:first + 4], [1, 2, 3, 4])
+        assert np.count_nonzero(out[0]) == 4 and first <= 6
+        np.testing.assert_array_equal(out[2], X[2])
+        seen.add(first)
+    assert len(seen) == 7  # every offset of the frame is drawn
+
+
+def test_random_offset_of_spectrograms_shifts_frames():
+    from sklearn_rbfm._cnn_classifier import _content_bounds, _shifted
+
+    S = np.full((1, 3, 6), -100.0, dtype=np.float32)  # silent frames
+    S[0, :, 1:3] = [[1, 2], [3, 4], [5, 6]]
+    flat = S.reshape(1, -1)
+    start, end = _content_bounds(flat, (3, 6))
+    assert (start[0], end[0]) == (1, 3)
+    out = _shifted(flat, (3, 6), start, end, np.random.RandomState(1)).reshape(3, 6)
+    frame = int(np.flatnonzero(out[0] > -100)[0])
+    np.testing.assert_array_equal(out[:, frame:frame + 2], S[0, :, 1:3])
+    assert np.sum(out > -100) == 6
+
+
+def test_early_stopping_holds_out_whole_groups():
+    from sklearn_rbfm._cnn_classifier import _validation_split
+
+    y = np.arange(60) % 3
+    groups = np.repeat(["a", "b", "c", "d", "e", "f"], 10)
+    train, val = _validation_split(y, groups, 0.3, seed=0)
+    assert len(set(groups[val])) == 2
+    assert not set(groups[val]) & set(groups[train])
+    assert sorted(np.r_[train, val]) == list(range(60))
+    train, val = _validation_split(y, None, 0.2, seed=0)
+    assert len(val) == 12 and np.bincount(y[val]).tolist() == [4, 4, 4]
+    train, val = _validation_split(y, np.zeros(60), 0.2, seed=0)
+    assert val is None and len(train) == 60
+    X, yt = tones(n=40, n_samples=64)
+    clf = KerasCNNClassifier(width=0.05, epochs=2, random_state=0).fit(
+        X, yt, groups=np.arange(40) % 4)
+    assert len(clf.history_["val_loss"]) == len(clf.history_["loss"]) == 2
+    assert clf.history_["lr"][1] < clf.history_["lr"][0]  # cosine decay
+
+
+def test_standardize_false_leaves_the_level_to_the_network():
+    X, y = tones(n=8, n_samples=64)
+    names = lambda clf: [layer.name for layer in clf.model_.layers]
+    kept = KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,
+                              random_state=0).fit(X, y)
+    raw = KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,
+                             standardize=False, random_state=0).fit(X, y)
+    assert "standardise" in names(kept) and "standardise" not in names(raw)
+    # a standardised network hardly tells a clip from a louder copy (up to
+    # the normalisation's epsilon of 1e-3 added to the variance)
+    np.testing.assert_allclose(kept.predict_proba(3 * X), kept.predict_proba(X),
+                               atol=1e-2)
 
 
 def test_audionet_refuses_a_spectrogram_shape():

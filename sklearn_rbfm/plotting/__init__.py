@@ -8,6 +8,7 @@ _LAZY = {
     "SpectrogramExplanationDisplay": "._explanation",
     "PerturbationCurveDisplay": "._explanation",
     "DetectionPrecisionRecallDisplay": "._detection",
+    "ManipulationTestDisplay": "._manipulation",
 }
 
 __all__ = sorted(_LAZY)
