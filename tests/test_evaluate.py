@@ -18,7 +18,7 @@ from sklearn_rbfm.datasets import load_audio_folder, load_fsdd_sample
 from sklearn_rbfm.detection import (evaluate_detections, merge_events,
                                     precision_recall_over_thresholds,
                                     threshold_for)
-from sklearn_rbfm.persistence import save_model
+from sklearn_rbfm.persistence import load_model, save_model
 from sklearn_rbfm.plotting import DetectionPrecisionRecallDisplay
 
 SR = 8000
@@ -151,3 +151,57 @@ def test_evaluate_needs_the_run_record(tmp_path, capsys):
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
     assert main(["evaluate", str(tmp_path / "x.csv"), str(tmp_path / "t.csv")]) == 1
     assert "not a detections file of rbfm detect" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_experiment_model_through_the_field_workflow(tmp_path, capsys):
+    """rbfm clips -> rbfm experiment --groups recording --save-model -> rbfm detect
+    -> rbfm evaluate, on planted FSDD calls."""
+    data = load_fsdd_sample()
+    loader = AudioLoader(sr=SR)
+    rng = np.random.default_rng(1)
+    others = data.filenames[data.groups != "jackson"]
+    rows, recordings = ["filename,start,end"], []
+    for r in range(4):
+        clips = [loader.fit_transform([p])[0] for p in others[r::12][:5]]
+        calls = _long_recording(tmp_path / f"r{r}.wav", clips, rng, 30)
+        rows += [f"r{r}.wav,{s},{e}" for s, e in calls]
+        recordings.append(str(tmp_path / f"r{r}.wav"))
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    test_clips = [loader.fit_transform([p])[0]
+                  for p in data.filenames[data.groups == "jackson"][::10]]
+    test_calls = _long_recording(tmp_path / "test.wav", test_clips, rng, 60)
+    (tmp_path / "test.csv").write_text(
+        "filename,start,end\n" + "".join(f"test.wav,{s},{e}\n" for s, e in test_calls))
+
+    clips_dir, out, model = tmp_path / "clips", tmp_path / "run", tmp_path / "m.joblib"
+    assert main(["clips", *recordings, "--annotations", str(tmp_path / "train.csv"),
+                 "--window", "1", "--negatives", "5", "--out", str(clips_dir)]) == 0
+    labels = list(csv.DictReader(open(clips_dir / "labels.csv")))
+    assert len(labels) == 40 and len({r["recording"] for r in labels}) == 4
+    assert main(["experiment", str(clips_dir), "--groups", "recording",
+                 "--positive", "call", "--sr", str(SR), "--embedders", "small_cnn",
+                 "--cv", "2", "--inner-cv", "2", "--epochs", "5", "--cnn-epochs", "2",
+                 "--n-features", "16", "--no-opensmile", "--out", str(out),
+                 "--save-model", str(model)]) == 0
+    saved, header = load_model(model)
+    assert type(saved).__name__ == "RBFMClassifier"
+    assert header["positive_class"] in saved.classes_
+
+    assert main(["detect", str(model), str(tmp_path / "test.wav"), "--hop", "0.5",
+                 "--out", str(tmp_path / "d.csv"), "--scores", str(tmp_path / "s.csv"),
+                 "--no-progress"]) == 0
+    scores = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert len(scores) == int((60 - 1) / 0.5) + 1  # every window of the minute scored
+    assert main(["evaluate", str(tmp_path / "d.csv"), str(tmp_path / "test.csv"),
+                 "--scores", str(tmp_path / "s.csv")]) == 0
+    report = json.loads((tmp_path / "d.evaluation.json").read_text())
+    overall = report["overall"]
+    detections = list(csv.DictReader(open(tmp_path / "d.csv")))
+    assert overall["n_annotations"] == len(test_calls) == 5
+    assert overall["n_detections"] == len(detections)
+    # recall recomputed from the detections: an annotation is found when a
+    # detection overlaps it
+    found = sum(any(float(d["start_s"]) < e and float(d["end_s"]) > s for d in detections)
+                for s, e in test_calls)
+    assert overall["recall"] == pytest.approx(found / len(test_calls))

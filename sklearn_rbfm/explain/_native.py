@@ -31,22 +31,11 @@ proportion to the inputs' contributions, which conserves it.
 
 import numpy as np
 
-METHODS = (
-    "deep_taylor",
-    "deep_taylor.bounded",
-    "lrp.z",
-    "lrp.z_plus",
-    "lrp.epsilon",
-    "lrp.w_square",
-    "lrp.flat",
-    "lrp.alpha_beta",
-    "lrp.alpha_1_beta_0",
-    "lrp.alpha_2_beta_1",
-    "gradient",
-    "input_t_gradient",
-    "integrated_gradients",
-    "smoothgrad",
-)
+from .._relevance_worker import ANALYZERS
+
+# every iNNvestigate analyzer but the two that explain by a modified
+# backward pass of ReLUs rather than by relevance
+METHODS = tuple(m for m in ANALYZERS if m not in ("guided_backprop", "deconvnet"))
 
 GRADIENT_METHODS = frozenset(
     {"gradient", "input_t_gradient", "integrated_gradients", "smoothgrad"}
