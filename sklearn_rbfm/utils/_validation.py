@@ -132,8 +132,9 @@ def check_numeric(X, *, name="X"):
 
     Raises
     ------
-    ValueError
-        If a cell of an object or string array is not a number.
+    ValueError or TypeError
+        If a cell of an object or string array is not a number (the type
+        :func:`float` raises for it).
 
     Examples
     --------
@@ -142,7 +143,7 @@ def check_numeric(X, *, name="X"):
     >>> check_numeric(np.array([[1.0, "loud"]], dtype=object))
     Traceback (most recent call last):
     ...
-    ValueError: X must hold numbers: row 0, column 1 holds 'loud' (a str). Encode it as numbers first.
+    ValueError: X must hold numbers: row 0, column 1 holds 'loud' (a str; could not convert string to float: 'loud'). Encode it as numbers first.
     """
     values = X.to_numpy() if hasattr(X, "to_numpy") else X
     try:
@@ -157,11 +158,13 @@ def check_numeric(X, *, name="X"):
             continue  # a missing value: the NaN check names it
         try:
             float(value)
-        except (TypeError, ValueError):
-            raise ValueError(
+        except (TypeError, ValueError) as exc:
+            # the same exception type as numpy's conversion (TypeError for
+            # e.g. a dict, ValueError for a word), with its reason kept
+            raise type(exc)(
                 f"{name} must hold numbers: row {row}, column {col} holds "
-                f"{value!r} (a {type(value).__name__}). Encode it as numbers "
-                "first."
+                f"{value!r} (a {type(value).__name__}; {exc}). Encode it as "
+                "numbers first."
             ) from None
     return X
 
