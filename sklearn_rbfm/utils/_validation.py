@@ -179,6 +179,8 @@ def n_samples(X):
     (2, 3)
     """
     shape = getattr(X, "shape", None)
+    if shape is None and not hasattr(X, "__len__"):
+        shape = np.asarray(X).shape  # e.g. an object with only __array__
     if shape is not None and len(shape):
         return int(shape[0])
     return len(X)
