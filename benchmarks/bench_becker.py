@@ -46,6 +46,7 @@ import json
 import os
 import pickle
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -221,7 +222,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phase", choices=("train", "explain", "report"), default="train")
     parser.add_argument("--net", choices=NETS, default="alexnet")
-    parser.add_argument("--out", default="/tmp/bench_becker",
+    parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "bench_becker"),
                         help="folder of the per-net JSON results and fitted nets")
     parser.add_argument("--folds", type=int, nargs="*", default=None)
     parser.add_argument("--width", type=float, default=0.25)

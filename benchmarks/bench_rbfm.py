@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fsdd", default=str(FSDD))
     parser.add_argument("--cache", default=os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "rbfm_fsdd_embeddings.npz"))
+        tempfile.gettempdir(), "rbfm_fsdd_embeddings.npz"))
     parser.add_argument("--tasks", default="0,1,2,3,4,5,6,7,8,9")
     parser.add_argument("--outer", type=int, default=2)
     parser.add_argument("--inner", type=int, default=2)

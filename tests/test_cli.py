@@ -1,7 +1,7 @@
 """rbfm experiment / demo: outputs, resuming, data checks, command line."""
 
-import importlib.util
 import csv
+import importlib.util
 import json
 import os
 import subprocess
