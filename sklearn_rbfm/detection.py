@@ -405,18 +405,23 @@ def _producer(path, out, stop, front_end, **kwargs):
 
 _CHANNELS = [StrOptions({"mean", "first"}), Integral]
 
+# the windowing parameters detect and detect_recordings share
+_WINDOW_PARAMS = {
+    "sr": [Interval(Real, 0, None, closed="neither")],
+    "window": [Interval(Real, 0, None, closed="neither")],
+    "hop": [Interval(Real, 0, None, closed="neither"), None],
+    "threshold": [Real],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "positive_index": [Integral],
+    "channels": _CHANNELS,
+}
+
 
 @validate_params(
     {
         "model": [HasMethods("predict_proba")],
         "path": [str, os.PathLike],
-        "sr": [Interval(Real, 0, None, closed="neither")],
-        "window": [Interval(Real, 0, None, closed="neither")],
-        "hop": [Interval(Real, 0, None, closed="neither"), None],
-        "threshold": [Real],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "positive_index": [Integral],
-        "channels": _CHANNELS,
+        **_WINDOW_PARAMS,
         "return_scores": ["boolean"],
         "prefetch": [Interval(Integral, 1, None, closed="left")],
     },
@@ -670,13 +675,7 @@ def _detect_one(model, path, parts_dir, fingerprint, resume, kwargs):
     {
         "model": [HasMethods("predict_proba")],
         "recordings": [list, tuple],
-        "sr": [Interval(Real, 0, None, closed="neither")],
-        "window": [Interval(Real, 0, None, closed="neither")],
-        "hop": [Interval(Real, 0, None, closed="neither"), None],
-        "threshold": [Real],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "positive_index": [Integral],
-        "channels": _CHANNELS,
+        **_WINDOW_PARAMS,
         "n_jobs": [Integral, None],
         "parts_dir": [str, os.PathLike, None],
         "resume": ["boolean"],
