@@ -44,8 +44,15 @@ def seeded(seed):
     derives its per-operation seeds are put back as they were, so that the
     user's later ``tf.random`` draws are those they would have had without
     the block (and no global seed is left set where there was none).
+
+    Keras draws the seeds of unseeded initialisers and dropout from its own
+    (per-thread) generator once ``tf.keras.utils.set_random_seed`` has been
+    called, not from Python's ``random``; the block then seeds a generator of
+    its own in its place, so that ``random_state`` repeats whatever the user
+    seeded before.
     """
     import_tensorflow()
+    from keras.src import backend as keras_backend
     from tensorflow.python.eager import context as tf_context
 
     ctx = tf_context.context()
@@ -54,12 +61,17 @@ def seeded(seed):
     tf_rng_state = None if tf_rng is None else tf_rng.getstate()
     py_state = random.getstate()
     np_state = np.random.get_state()
+    keras_seeds = keras_backend._SEED_GENERATOR
+    keras_generator = getattr(keras_seeds, "generator", None)
     random.seed(seed)
     np.random.seed(seed % (2**32))
     ctx._set_global_seed(seed)
+    if keras_generator is not None:
+        keras_seeds.generator = random.Random(seed)
     try:
         yield
     finally:
+        keras_seeds.generator = keras_generator
         random.setstate(py_state)
         np.random.set_state(np_state)
         if tf_seed is None:
