@@ -23,9 +23,10 @@ folds, so 2 of the 6 speakers are unseen in each test fold):
 The baseline is the library the script imports: run it once with
 ``PYTHONPATH`` pointing at a checkout of the old code and once at the new
 code, then ``compare``. Each run records wall and CPU seconds and the load
-average, and, per fit, the epochs run and the first and last training loss
-(``history_``). The target: in every task and fold, no seed below the mean
-of the 5 seeds minus 0.03, and the mean not lower than the baseline's.
+average, and, per fit, the epochs run (of all ``n_init`` networks), the
+embedding's length and the first and last training loss (``history_``).
+The target: in every task and fold, no seed below the mean of the 5 seeds
+minus 0.03, and the mean not lower than the baseline's.
 """
 
 import argparse
@@ -104,6 +105,7 @@ def fit_and_score(S, y, train, test, epochs, seed):
     return {
         "auc": float(roc_auc_score(y[test], clf.decision_function(E_test))),
         "epochs": len(loss),
+        "embedding_dim": int(emb.embedding_dim_),
         "loss_first": loss[0] if loss else None,
         "loss_last": loss[-1] if loss else None,
         "warnings": sorted({type(w.message).__name__ for w in caught
