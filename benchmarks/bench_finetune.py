@@ -4,8 +4,11 @@ Usage::
 
     python benchmarks/bench_finetune.py run --out after.json
     python benchmarks/bench_finetune.py compare before.json after.json
+    python benchmarks/bench_finetune.py table part1.json part2.json ...
 
-``run`` fine-tunes the small CNN from scratch with 5 seeds on each task and
+``table`` prints the table of one run, possibly run in parts (for example
+``run --digits`` for the demo and ``run --skip-demo --digits 3`` for one
+digit). ``run`` fine-tunes the small CNN from scratch with 5 seeds on each task and
 scores its embedding by the test AUC of a logistic regression
 (``StandardScaler + LogisticRegression``) fitted on the embeddings of the
 training clips; the embedder's own softmax head is dropped by
@@ -153,22 +156,27 @@ def summary(rows):
     return out
 
 
+HEADER = ("| task | fold | code | AUC per seed 0-4 | mean | min | spread (max-min) "
+          "| mean - min | target met |\n|---|---:|---|---|---:|---:|---:|---:|---|")
+
+
+def _line(key, label, aucs):
+    auc = np.asarray(aucs)
+    met = auc.min() >= auc.mean() - 0.03
+    return (f"| {key[0]} | {key[1]} | {label} | "
+            f"{' '.join(f'{a:.3f}' for a in auc)} | {auc.mean():.3f} | "
+            f"{auc.min():.3f} | {auc.max() - auc.min():.3f} | "
+            f"{auc.mean() - auc.min():.3f} | {'yes' if met else 'no'} |")
+
+
 def compare(args):
     runs = [json.loads(Path(p).read_text()) for p in (args.before, args.after)]
     tables = [summary(r["rows"]) for r in runs]
-    print("| task | fold | code | AUC per seed 0-4 | mean | min | spread (max-min) "
-          "| mean - min | target met |")
-    print("|---|---:|---|---|---:|---:|---:|---:|---|")
+    print(HEADER)
     for key in tables[0]:
         for label, table in zip(("before", "after"), tables):
-            if key not in table:
-                continue
-            auc = np.asarray(table[key])
-            met = auc.min() >= auc.mean() - 0.03
-            print(f"| {key[0]} | {key[1]} | {label} | "
-                  f"{' '.join(f'{a:.3f}' for a in auc)} | {auc.mean():.3f} | "
-                  f"{auc.min():.3f} | {auc.max() - auc.min():.3f} | "
-                  f"{auc.mean() - auc.min():.3f} | {'yes' if met else 'no'} |")
+            if key in table:
+                print(_line(key, label, table[key]))
     for label, run_ in zip(("before", "after"), runs):
         auc = np.array([r["auc"] for r in run_["rows"]])
         collapsed = sum(bool(r["warnings"]) for r in run_["rows"])
@@ -176,6 +184,23 @@ def compare(args):
               f"fits warned {collapsed}, wall {run_['wall_s']:.0f} s, CPU "
               f"{run_['cpu_s']:.0f} s, load at end {run_['load_end'][0]:.2f}, {run_['date']}")
 
+
+def table(args):
+    parts = [json.loads(Path(p).read_text()) for p in args.parts]
+    rows = [row for part in parts for row in part["rows"]]
+    print(HEADER)
+    for key, aucs in summary(rows).items():
+        print(_line(key, args.label, aucs))
+    auc = np.array([r["auc"] for r in rows])
+    warned = sum(bool(r["warnings"]) for r in rows)
+
+    def each(key, fmt):
+        return " + ".join(format(part[key], fmt) for part in parts)
+
+    loads = ", ".join(f"{part['load_end'][0]:.1f}" for part in parts)
+    print(f"{len(auc)} fits, mean AUC {auc.mean():.3f}, min {auc.min():.3f}, fits "
+          f"warned {warned}, wall {each('wall_s', '.0f')} s, CPU {each('cpu_s', '.0f')} s, "
+          f"load at the ends {loads}, {parts[0]['date']} to {parts[-1]['date']}")
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -192,6 +217,10 @@ def main(argv=None):
     p.add_argument("before")
     p.add_argument("after")
     p.set_defaults(fn=compare)
+    p = sub.add_parser("table")
+    p.add_argument("parts", nargs="+")
+    p.add_argument("--label", default="after")
+    p.set_defaults(fn=table)
     args = parser.parse_args(argv)
     args.fn(args)
 
