@@ -226,7 +226,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left"), None],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "sr": [Interval(Real, 0, None, closed="neither"), None],
         "playback_rate": [Interval(Real, 0, None, closed="neither")],
         "pooling": [StrOptions({"avg", "max"})],
@@ -247,7 +247,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         learning_rate=None,
         class_weight="balanced",
         validation_fraction=0.1,
-        n_init=None,
+        n_init=1,
         sr=None,
         playback_rate=1.0,
         pooling="avg",
@@ -467,7 +467,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     def _fine_tune(self, model, last_block, X, y, groups, seed):
         """Train ``model`` with a softmax head on ``(X, y)``; return it and the history."""
         from ._architectures import _flat_layers, set_trainable
-        from ._fine_tuning import ENSEMBLE_SIZE, fine_tune
+        from ._fine_tuning import fine_tune
 
         if y is None:
             raise ValueError(
@@ -494,9 +494,6 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         learning_rate = self.learning_rate
         if learning_rate is None:
             learning_rate = 1e-3 if self.weights_path_ is None else 1e-4
-        n_init = self.n_init
-        if n_init is None:
-            n_init = ENSEMBLE_SIZE if self.architecture == "small_cnn" else 1
 
         def make_classifier(attempt):
             network, block = model, last_block
@@ -532,7 +529,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             class_weight=class_weight,
             validation_fraction=self.validation_fraction,
             seed=seed,
-            n_init=n_init,
+            n_init=self.n_init,
             name=f"CNNEmbedder(architecture={name!r}, fine_tune={self.fine_tune!r})",
             verbose=self.verbose,
         )

@@ -41,8 +41,6 @@ from .exceptions import FineTuningWarning
 CHANCE_MARGIN = 0.05
 MAX_RESTARTS = 2
 PATIENCE = 5
-# Networks fine-tuned from random weights, by default (see CNNEmbedder's n_init).
-ENSEMBLE_SIZE = 3
 
 
 def validation_split(y, groups, fraction, seed):
