@@ -48,11 +48,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     loss has left chance level; when an attempt never does, training
     restarts from a new initialisation (twice at most), and a
     :class:`~sklearn_rbfm.exceptions.FineTuningWarning` says so when no
-    attempt did. A network trained from random weights depends on its
-    initialisation, so ``n_init`` networks are trained from different
-    initialisations and their pooled features are concatenated (see
-    ``n_init``). The head is then dropped; :meth:`transform` returns the
-    pooled features.
+    attempt did. With ``n_init > 1``, that many networks are trained from
+    different initialisations and their pooled features are concatenated.
+    The head is then dropped; :meth:`transform` returns the pooled features.
     Embedding streams batch by batch, so memory grows with ``batch_size``,
     not with the number of clips.
 
@@ -131,17 +129,16 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         Fraction of the training clips (all patches of a clip together)
         held out, stratified, for early stopping (patience 5 once training
         has left chance level); 0 trains all ``epochs`` on every clip.
-    n_init : int or None, default=None
+    n_init : int, default=1
         Networks fine-tuned from different initialisations (and batch
         orders; one validation split); the embedding is their pooled
         features side by side, ``n_init`` times as long, the first block
-        being the network ``n_init=1`` would give. Each member learns the
-        task, but which features it learns depends on its initialisation;
-        together they depend much less on ``random_state`` (see
-        benchmarks/RESULTS.md). Training and embedding cost ``n_init``
-        times as much. None means 3 for ``'small_cnn'``, trained from
-        random weights, and 1 for the other networks, whose pretrained
-        weights already fix what they compute. Used only with ``fine_tune``.
+        being the network ``n_init=1`` would give. Training and embedding
+        cost ``n_init`` times as much. Averaging independently trained
+        networks' features would mix unrelated channels, hence side by side.
+        On the small CNN, 3 did not make test AUCs depend less on
+        ``random_state`` (benchmarks/RESULTS.md). Used only with
+        ``fine_tune``.
     sr : float or None, default=None
         Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
         unused by the spectrogram networks.
