@@ -86,7 +86,7 @@ def tasks(args):
         yield f"fsdd-{digit}", S, (labels == digit).astype(int), data.groups[keep], args.epochs, 1
 
 
-def fit_and_score(S, y, train, test, epochs, seed):
+def fit_and_score(S, y, train, test, epochs, seed, n_init=None):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
@@ -94,8 +94,10 @@ def fit_and_score(S, y, train, test, epochs, seed):
 
     from sklearn_rbfm import CNNEmbedder
 
+    # n_init only when asked, so that the script runs on libraries without it
+    extra = {} if n_init is None else {"n_init": n_init}
     emb = CNNEmbedder(
-        "small_cnn", weights=None, fine_tune="all", epochs=epochs, random_state=seed
+        "small_cnn", weights=None, fine_tune="all", epochs=epochs, random_state=seed, **extra
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -128,7 +130,7 @@ def run(args):
         for fold, (train, test) in enumerate(folds):
             for seed in SEEDS:
                 t0, c0 = time.perf_counter(), time.process_time()
-                row = fit_and_score(S, y, train, test, epochs, seed)
+                row = fit_and_score(S, y, train, test, epochs, seed, args.n_init)
                 row.update(task=name, fold=fold, seed=seed, n_train=len(train),
                            n_test=len(test), wall_s=time.perf_counter() - t0,
                            cpu_s=time.process_time() - c0, load=os.getloadavg()[0])
@@ -212,6 +214,8 @@ def main(argv=None):
     p.add_argument("--digits", nargs="*", default=["0", "3", "7"])
     p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--n-init", type=int, default=None,
+                   help="CNNEmbedder's n_init (default: the library's default)")
     p.set_defaults(fn=run)
     p = sub.add_parser("compare")
     p.add_argument("before")
