@@ -136,9 +136,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         being the network ``n_init=1`` would give. Training and embedding
         cost ``n_init`` times as much. Averaging independently trained
         networks' features would mix unrelated channels, hence side by side.
-        On the small CNN, 3 did not make test AUCs depend less on
-        ``random_state`` (benchmarks/RESULTS.md). Used only with
-        ``fine_tune``.
+        On the small CNN, 3 raised the mean test AUC of the hardest task
+        but did not make it depend less on ``random_state``
+        (benchmarks/RESULTS.md). Used only with ``fine_tune``.
     sr : float or None, default=None
         Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
         unused by the spectrogram networks.
