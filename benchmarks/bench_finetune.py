@@ -4,8 +4,11 @@ Usage::
 
     python benchmarks/bench_finetune.py run --out after.json
     python benchmarks/bench_finetune.py compare before.json after.json
+    python benchmarks/bench_finetune.py table part1.json part2.json ...
 
-``run`` fine-tunes the small CNN from scratch with 5 seeds on each task and
+``table`` prints the table of one run, possibly run in parts (for example
+``run --digits`` for the demo and ``run --skip-demo --digits 3`` for one
+digit). ``run`` fine-tunes the small CNN from scratch with 5 seeds on each task and
 scores its embedding by the test AUC of a logistic regression
 (``StandardScaler + LogisticRegression``) fitted on the embeddings of the
 training clips; the embedder's own softmax head is dropped by
@@ -23,9 +26,10 @@ folds, so 2 of the 6 speakers are unseen in each test fold):
 The baseline is the library the script imports: run it once with
 ``PYTHONPATH`` pointing at a checkout of the old code and once at the new
 code, then ``compare``. Each run records wall and CPU seconds and the load
-average, and, per fit, the epochs run and the first and last training loss
-(``history_``). The target: in every task and fold, no seed below the mean
-of the 5 seeds minus 0.03, and the mean not lower than the baseline's.
+average, and, per fit, the epochs run (of all ``n_init`` networks), the
+embedding's length and the first and last training loss (``history_``).
+The target: in every task and fold, no seed below the mean of the 5 seeds
+minus 0.03, and the mean not lower than the baseline's.
 """
 
 import argparse
@@ -82,7 +86,7 @@ def tasks(args):
         yield f"fsdd-{digit}", S, (labels == digit).astype(int), data.groups[keep], args.epochs, 1
 
 
-def fit_and_score(S, y, train, test, epochs, seed):
+def fit_and_score(S, y, train, test, epochs, seed, n_init=None):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
@@ -90,8 +94,10 @@ def fit_and_score(S, y, train, test, epochs, seed):
 
     from sklearn_rbfm import CNNEmbedder
 
+    # n_init only when asked, so that the script runs on libraries without it
+    extra = {} if n_init is None else {"n_init": n_init}
     emb = CNNEmbedder(
-        "small_cnn", weights=None, fine_tune="all", epochs=epochs, random_state=seed
+        "small_cnn", weights=None, fine_tune="all", epochs=epochs, random_state=seed, **extra
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -104,6 +110,7 @@ def fit_and_score(S, y, train, test, epochs, seed):
     return {
         "auc": float(roc_auc_score(y[test], clf.decision_function(E_test))),
         "epochs": len(loss),
+        "embedding_dim": int(emb.embedding_dim_),
         "loss_first": loss[0] if loss else None,
         "loss_last": loss[-1] if loss else None,
         "warnings": sorted({type(w.message).__name__ for w in caught
@@ -123,7 +130,7 @@ def run(args):
         for fold, (train, test) in enumerate(folds):
             for seed in SEEDS:
                 t0, c0 = time.perf_counter(), time.process_time()
-                row = fit_and_score(S, y, train, test, epochs, seed)
+                row = fit_and_score(S, y, train, test, epochs, seed, args.n_init)
                 row.update(task=name, fold=fold, seed=seed, n_train=len(train),
                            n_test=len(test), wall_s=time.perf_counter() - t0,
                            cpu_s=time.process_time() - c0, load=os.getloadavg()[0])
@@ -151,22 +158,27 @@ def summary(rows):
     return out
 
 
+HEADER = ("| task | fold | code | AUC per seed 0-4 | mean | min | spread (max-min) "
+          "| mean - min | target met |\n|---|---:|---|---|---:|---:|---:|---:|---|")
+
+
+def _line(key, label, aucs):
+    auc = np.asarray(aucs)
+    met = auc.min() >= auc.mean() - 0.03
+    return (f"| {key[0]} | {key[1]} | {label} | "
+            f"{' '.join(f'{a:.3f}' for a in auc)} | {auc.mean():.3f} | "
+            f"{auc.min():.3f} | {auc.max() - auc.min():.3f} | "
+            f"{auc.mean() - auc.min():.3f} | {'yes' if met else 'no'} |")
+
+
 def compare(args):
     runs = [json.loads(Path(p).read_text()) for p in (args.before, args.after)]
     tables = [summary(r["rows"]) for r in runs]
-    print("| task | fold | code | AUC per seed 0-4 | mean | min | spread (max-min) "
-          "| mean - min | target met |")
-    print("|---|---:|---|---|---:|---:|---:|---:|---|")
+    print(HEADER)
     for key in tables[0]:
         for label, table in zip(("before", "after"), tables):
-            if key not in table:
-                continue
-            auc = np.asarray(table[key])
-            met = auc.min() >= auc.mean() - 0.03
-            print(f"| {key[0]} | {key[1]} | {label} | "
-                  f"{' '.join(f'{a:.3f}' for a in auc)} | {auc.mean():.3f} | "
-                  f"{auc.min():.3f} | {auc.max() - auc.min():.3f} | "
-                  f"{auc.mean() - auc.min():.3f} | {'yes' if met else 'no'} |")
+            if key in table:
+                print(_line(key, label, table[key]))
     for label, run_ in zip(("before", "after"), runs):
         auc = np.array([r["auc"] for r in run_["rows"]])
         collapsed = sum(bool(r["warnings"]) for r in run_["rows"])
@@ -174,6 +186,23 @@ def compare(args):
               f"fits warned {collapsed}, wall {run_['wall_s']:.0f} s, CPU "
               f"{run_['cpu_s']:.0f} s, load at end {run_['load_end'][0]:.2f}, {run_['date']}")
 
+
+def table(args):
+    parts = [json.loads(Path(p).read_text()) for p in args.parts]
+    rows = [row for part in parts for row in part["rows"]]
+    print(HEADER)
+    for key, aucs in summary(rows).items():
+        print(_line(key, args.label, aucs))
+    auc = np.array([r["auc"] for r in rows])
+    warned = sum(bool(r["warnings"]) for r in rows)
+
+    def each(key, fmt):
+        return " + ".join(format(part[key], fmt) for part in parts)
+
+    loads = ", ".join(f"{part['load_end'][0]:.1f}" for part in parts)
+    print(f"{len(auc)} fits, mean AUC {auc.mean():.3f}, min {auc.min():.3f}, fits "
+          f"warned {warned}, wall {each('wall_s', '.0f')} s, CPU {each('cpu_s', '.0f')} s, "
+          f"load at the ends {loads}, {parts[0]['date']} to {parts[-1]['date']}")
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -185,11 +214,17 @@ def main(argv=None):
     p.add_argument("--digits", nargs="*", default=["0", "3", "7"])
     p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--n-init", type=int, default=None,
+                   help="CNNEmbedder's n_init (default: the library's default)")
     p.set_defaults(fn=run)
     p = sub.add_parser("compare")
     p.add_argument("before")
     p.add_argument("after")
     p.set_defaults(fn=compare)
+    p = sub.add_parser("table")
+    p.add_argument("parts", nargs="+")
+    p.add_argument("--label", default="after")
+    p.set_defaults(fn=table)
     args = parser.parse_args(argv)
     args.fn(args)
 

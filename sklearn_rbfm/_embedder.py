@@ -43,12 +43,14 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     convolutional block (``'last'``) or the whole network (``'all'``):
     cross-entropy on class-balanced batches, Adam with a one-epoch warm-up
     and cosine decay, early stopping on a validation split of whole clips
-    (and groups, see :meth:`fit`). Early stopping waits until the training
+    (and groups, see :meth:`fit`), and the weights averaged over the epochs
+    of the second half of training. Early stopping waits until the training
     loss has left chance level; when an attempt never does, training
     restarts from a new initialisation (twice at most), and a
     :class:`~sklearn_rbfm.exceptions.FineTuningWarning` says so when no
-    attempt did. The head is then dropped; :meth:`transform` returns the
-    pooled features.
+    attempt did. With ``n_init > 1``, that many networks are trained from
+    different initialisations and their pooled features are concatenated.
+    The head is then dropped; :meth:`transform` returns the pooled features.
     Embedding streams batch by batch, so memory grows with ``batch_size``,
     not with the number of clips.
 
@@ -78,7 +80,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         - ``'small_cnn'``: three blocks of 3x3 convolution (32, 64, 128
           filters, ReLU) and 2x2 max-pooling on the standardised spectrogram,
           trained from scratch: the choice when no pretrained weights exist.
-          128-d.
+          128-d, or ``n_init`` x 128 when fine-tuned.
         - a callable ``builder((height, width, 1)) -> tf.keras.Model``: your
           own network on spectrograms; a 4-D output is pooled, a 2-D output
           is the embedding. Register custom layers with
@@ -126,8 +128,17 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Fraction of the training clips (all patches of a clip together)
         held out, stratified, for early stopping (patience 5 once training
-        has left chance level, best weights restored); 0 trains all
-        ``epochs`` on every clip.
+        has left chance level); 0 trains all ``epochs`` on every clip.
+    n_init : int, default=1
+        Networks fine-tuned from different initialisations (and batch
+        orders; one validation split); the embedding is their pooled
+        features side by side, ``n_init`` times as long, the first block
+        being the network ``n_init=1`` would give. Training and embedding
+        cost ``n_init`` times as much. Averaging independently trained
+        networks' features would mix unrelated channels, hence side by side.
+        On the small CNN, 3 raised the mean test AUC of the hardest task
+        but did not make it depend less on ``random_state``
+        (benchmarks/RESULTS.md). Used only with ``fine_tune``.
     sr : float or None, default=None
         Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
         unused by the spectrogram networks.
@@ -163,8 +174,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         attempt): ``'loss'`` (training cross-entropy, chance level
         ``log(n_classes)`` with balanced batches), ``'val_loss'`` (with a
         validation split), ``'learning_rate'`` (at the epoch's start) and
-        ``'attempt'`` (0, or 1 and 2 after restarts). Plain lists of floats
-        and ints. None without fine-tuning.
+        ``'attempt'`` (0, or 1 and 2 after restarts) and ``'member'`` (the
+        network of the ``n_init``, 0 first). Plain lists of floats and
+        ints. None without fine-tuning.
     n_features_in_ : int
         Number of features (flat spectrogram cells or samples) seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -211,6 +223,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "sr": [Interval(Real, 0, None, closed="neither"), None],
         "playback_rate": [Interval(Real, 0, None, closed="neither")],
         "pooling": [StrOptions({"avg", "max"})],
@@ -231,6 +244,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         learning_rate=None,
         class_weight="balanced",
         validation_fraction=0.1,
+        n_init=1,
         sr=None,
         playback_rate=1.0,
         pooling="avg",
@@ -247,6 +261,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
+        self.n_init = n_init
         self.sr = sr
         self.playback_rate = playback_rate
         self.pooling = pooling
@@ -480,8 +495,9 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         def make_classifier(attempt):
             network, block = model, last_block
             if attempt:
-                # A restart: the trained layers (and the head) start again
-                # from another seed; the frozen ones are kept as they were.
+                # A restart or another member: the trained layers (and the
+                # head) start again from another seed; the frozen ones are
+                # kept as they were.
                 with seeded(seed + attempt):
                     network, block, _ = self._build()
             set_trainable(network, self.fine_tune, block)
@@ -510,6 +526,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             class_weight=class_weight,
             validation_fraction=self.validation_fraction,
             seed=seed,
+            n_init=self.n_init,
             name=f"CNNEmbedder(architecture={name!r}, fine_tune={self.fine_tune!r})",
             verbose=self.verbose,
         )

@@ -29,7 +29,8 @@ def _cnn_embedder():
 
     # The checks' 2-D random X is read as one spectrum per row, shape
     # (n_features, 1), which the small CNN handles at any size; whenever the
-    # checks pass y, the network is also fine-tuned for one epoch.
+    # checks pass y, the network is also fine-tuned for one epoch. One
+    # network (n_init=1) keeps them fast; test_fine_tuning.py checks several.
     return [
         CNNEmbedder(
             "small_cnn",
@@ -37,6 +38,7 @@ def _cnn_embedder():
             epochs=1,
             batch_size=16,
             validation_fraction=0.0,
+            n_init=1,
             random_state=0,
         )
     ]

@@ -87,9 +87,9 @@ def test_fine_tune_last_trains_only_the_last_block():
     base = CNNEmbedder("small_cnn", random_state=0).fit(S, y)  # y ignored
     assert base.history_ is None
     last = CNNEmbedder("small_cnn", fine_tune="last", epochs=2, validation_fraction=0.0,
-                       random_state=0).fit(S, y)
+                       n_init=1, random_state=0).fit(S, y)
     full = CNNEmbedder("small_cnn", fine_tune="all", epochs=2, validation_fraction=0.0,
-                       random_state=0).fit(S, y)
+                       n_init=1, random_state=0).fit(S, y)
 
     def kernel(emb, name):
         return emb.model_.get_layer(name).get_weights()[0]

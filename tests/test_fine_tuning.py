@@ -96,17 +96,21 @@ def test_learnable_task_trains_without_warning_and_reports_history():
     S, y = _spectrograms(n=32, positive_every=4)
     groups = np.arange(32) // 2
     emb = CNNEmbedder("small_cnn", fine_tune="all", epochs=6, batch_size=8,
-                      validation_fraction=0.25, random_state=0)
+                      validation_fraction=0.25, n_init=2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", FineTuningWarning)
         emb.fit(S, y, groups=groups)
     history = emb.history_
     assert type(history) is dict
-    assert set(history) == {"loss", "val_loss", "learning_rate", "attempt"}
+    assert set(history) == {"loss", "val_loss", "learning_rate", "attempt", "member"}
     n_epochs = len(history["loss"])
-    assert 1 <= n_epochs <= 6
     assert all(len(v) == n_epochs for v in history.values())
-    assert history["attempt"] == [0] * n_epochs  # learned at the first attempt
+    # two networks, one after the other
+    members = history["member"]
+    assert members == sorted(members) and set(members) == {0, 1}
+    assert all(1 <= members.count(m) <= 6 for m in range(2))
+    assert history["attempt"] == [0] * n_epochs  # each learned at its first attempt
+    assert emb.transform(S).shape == (32, 2 * 128)
     assert all(type(v) is float for v in history["loss"] + history["val_loss"])
     assert min(history["loss"]) < 0.95 * math.log(2)
     # warm-up over the first epoch (3 steps: 24 training clips, 8 held out)
@@ -127,18 +131,23 @@ def test_constant_input_cannot_learn_and_warns():
     S = np.ones((16, 8, 10), dtype=np.float32)
     y = np.arange(16) % 2
     emb = CNNEmbedder("small_cnn", fine_tune="all", epochs=2, batch_size=8,
-                      validation_fraction=0.0, random_state=0)
+                      validation_fraction=0.0, n_init=2, random_state=0)
     with pytest.warns(FineTuningWarning, match=r"CNNEmbedder\(architecture='small_cnn', "
-                      r"fine_tune='all'\) fine-tuning ended at chance level") as record:
+                      r"fine_tune='all'\) fine-tuning ended at chance level for 2 of "
+                      r"its 2 networks \(members 0, 1\)") as record:
         emb.fit(S, y)
-    assert len(record) == 1
+    assert len(record) == 1  # one warning for the fit, not one per network
     assert record[0].filename == __file__  # points at the caller's fit
     history = emb.history_
-    assert set(history) == {"loss", "learning_rate", "attempt"}  # no validation split
-    # the first attempt and both restarts ran all their epochs
-    assert history["attempt"] == [0, 0, 1, 1, 2, 2]
+    assert set(history) == {"loss", "learning_rate", "attempt", "member"}  # no validation
+    # for each network, the first attempt and both restarts ran all their epochs
+    assert history["attempt"] == [0, 0, 1, 1, 2, 2] * 2
+    assert history["member"] == [0] * 6 + [1] * 6
     np.testing.assert_allclose(history["loss"], math.log(2), atol=0.02)
-    assert emb.transform(S).shape == (16, 128)
+    assert emb.transform(S).shape == (16, 256)
+    with pytest.warns(FineTuningWarning, match=r"fine_tune='all'\) fine-tuning ended at "
+                      r"chance level: the training loss never went below"):
+        emb.set_params(n_init=1).fit(S, y)
 
 
 def test_groups_must_match_the_clips():
@@ -147,3 +156,54 @@ def test_groups_must_match_the_clips():
     S, y = _spectrograms(n=8)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         CNNEmbedder("small_cnn", fine_tune="all", epochs=1).fit(S, y, groups=np.zeros(5))
+
+
+def test_weights_are_averaged_over_the_second_half():
+    tf = pytest.importorskip("tensorflow")
+
+    S, y = _spectrograms(n=16)
+    inputs = tf.keras.Input((8, 10, 1))
+    x = tf.keras.layers.Flatten()(inputs)
+    # fixed initial weights, without touching Keras' global seed
+    head = tf.keras.layers.Dense(2, activation="softmax", kernel_initializer="zeros")
+    classifier = tf.keras.Model(inputs, head(x))
+    snapshots = []
+    get_weights = classifier.get_weights
+
+    def recording():
+        weights = get_weights()
+        snapshots.append(weights)
+        return weights
+
+    classifier.get_weights = recording
+    history, learned, _ = _fine_tuning.fit_attempt(
+        classifier, S[..., None], y, np.arange(16), np.arange(16), None, n_classes=2,
+        epochs=6, batch_size=4, learning_rate=1e-2, class_weight="balanced", seed=0,
+    )
+    assert learned and len(history["loss"]) == 6
+    assert len(snapshots) == 4  # the end of epochs 3 to 6
+    final = get_weights()
+    for k, weight in enumerate(final):
+        np.testing.assert_allclose(weight, np.mean([s[k] for s in snapshots], axis=0),
+                                   rtol=1e-5, atol=1e-6)
+    assert not np.allclose(final[0], snapshots[-1][0])  # not the last epoch's weights
+
+
+@pytest.mark.slow
+def test_members_are_independent_networks_side_by_side():
+    from sklearn_rbfm import CNNEmbedder
+
+    S, y = _spectrograms(n=24)
+    params = dict(fine_tune="all", epochs=2, batch_size=8, validation_fraction=0.0,
+                  random_state=0)
+    one = CNNEmbedder("small_cnn", n_init=1, **params).fit(S, y)
+    two = CNNEmbedder("small_cnn", n_init=2, **params).fit(S, y)
+    E1, E2 = one.transform(S), two.transform(S)
+    assert E2.shape == (24, 256) and two.embedding_dim_ == 256
+    assert two.get_feature_names_out()[-1] == "small_cnn255"
+    # the first member is the network n_init=1 trains; the second is another
+    np.testing.assert_array_equal(E2[:, :128], E1)
+    assert np.abs(E2[:, 128:] - E1).max() > 1e-3
+    assert two.history_["loss"][:2] == one.history_["loss"]
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(two)).transform(S), E2)
+
