@@ -22,7 +22,10 @@ standardised input) on each embedding. Reported on the outer test parts:
   time, load average.
 
 Run: ``nice -n 5 python benchmarks/bench_rbfm.py`` (``--tasks 0,1`` and
-``--outer 2`` for a quick run). The data are located from the repository
+``--outer 2`` for a quick run). ``--base-models`` runs only the comparison
+of base-model recipes (the former default, the default, the default without
+its linear path, the default with 300 epochs) against the tuned logistic
+regression on each standardised embedding, on the same tasks and folds. The data are located from the repository
 root (``../shared/data/fsdd``) unless ``--fsdd`` is given.
 """
 
@@ -141,6 +144,69 @@ def run_task(digit, data, outer, inner, seed, n_jobs):
     return rows
 
 
+def base_model_recipes(seed):
+    """Base-model recipes compared with the tuned logistic regression."""
+    from sklearn_rbfm import KerasMLPClassifier
+    from sklearn_rbfm._rbfm import default_base_estimator
+
+    default = default_base_estimator(random_state=seed)
+    return {
+        "former default (64 ReLU, alpha 1e-3, batch 128, early stopping on 20%)":
+            KerasMLPClassifier((64,), alpha=1e-3, epochs=40, batch_size=128,
+                               learning_rate=3e-3, validation_fraction=0.2,
+                               random_state=seed),
+        "default (wide, alpha 3e-2, full batch, 150 epochs)": default,
+        "default without the linear path (wide=False)": clone_with(default, wide=False),
+        "default with 300 epochs": clone_with(default, epochs=300),
+    }
+
+
+def clone_with(estimator, **params):
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(**params)
+
+
+def compare_base_models(data, tasks, outer, inner, seed):
+    """Test AUC of each recipe and of the tuned LR; CPU seconds per fit."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    groups, rows = data["groups"], []
+    for name in ("logmel", "birdnet"):
+        X = data[name].astype(np.float32)
+        for digit in tasks:
+            y = (data["y"] == digit).astype(int)
+            for k, (train, test) in enumerate(GroupKFold(outer).split(X, y, groups)):
+                row = {"embedding": name, "digit": digit, "fold": k, "auc": {}, "cpu_s": {}}
+                cpu = time.process_time()
+                row["auc"]["tuned LR"] = tuned_lr_auc(
+                    X[train], y[train], groups[train], X[test], y[test], inner)
+                row["cpu_s"]["tuned LR"] = time.process_time() - cpu
+                for recipe, model in base_model_recipes(seed + 1000 * digit + k).items():
+                    cpu = time.process_time()
+                    model = make_pipeline(StandardScaler(), model).fit(X[train], y[train])
+                    row["auc"][recipe] = float(roc_auc_score(
+                        y[test], model.predict_proba(X[test])[:, 1]))
+                    row["cpu_s"][recipe] = time.process_time() - cpu
+                rows.append(row)
+                print(name, digit, k, {r: round(a, 4) for r, a in row["auc"].items()},
+                      flush=True)
+    lines = ["| embedding | recipe | mean test AUC | vs tuned LR | wins (>=) / splits "
+             "| CPU s per fit |", "|---|---|---:|---:|---:|---:|"]
+    for name in ("logmel", "birdnet"):
+        part = [r for r in rows if r["embedding"] == name]
+        lr = np.array([r["auc"]["tuned LR"] for r in part])
+        for recipe in part[0]["auc"]:
+            auc = np.array([r["auc"][recipe] for r in part])
+            lines.append(f"| {name} | {recipe} | {auc.mean():.4f} | {np.mean(auc - lr):+.4f} "
+                         f"| {int(np.sum(auc >= lr))}/{len(part)} "
+                         f"| {np.mean([r['cpu_s'][recipe] for r in part]):.1f} |")
+    return rows, "\n".join(lines)
+
+
 def summarise(rows, tasks):
     def per_task(fn):
         return np.array([np.mean([fn(r) for r in rows if r["digit"] == d]) for d in tasks])
@@ -178,10 +244,21 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--json", default=None, help="write every row here")
+    parser.add_argument("--base-models", action="store_true",
+                        help="only compare base-model recipes with the tuned LR")
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
     data = embed(args.fsdd, args.cache)
     start, cpu = time.perf_counter(), time.process_time()
+    if args.base_models:
+        rows, table = compare_base_models(data, tasks, args.outer, args.inner, args.seed)
+        print(f"\n{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; wall "
+              f"{time.perf_counter() - start:.0f} s, CPU {time.process_time() - cpu:.0f} s\n")
+        print(table)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(rows, fh, indent=1)
+        return
     rows = []
     for digit in tasks:
         rows += run_task(digit, data, args.outer, args.inner, args.seed, args.n_jobs)
