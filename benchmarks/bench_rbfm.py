@@ -22,7 +22,12 @@ standardised input) on each embedding. Reported on the outer test parts:
   time, load average.
 
 Run: ``nice -n 5 python benchmarks/bench_rbfm.py`` (``--tasks 0,1`` and
-``--outer 2`` for a quick run). The data are located from the repository
+``--outer 2`` for a quick run). ``--base-models`` runs only the comparison
+of base-model recipes (the former default, the default, the default without
+its linear path, the default with 300 epochs) against the tuned logistic
+regression on each standardised embedding, on the same tasks and folds.
+``--extra-lr`` adds a logistic regression per embedding (standardised, C in
+0.01, 0.1, 1 by stratified folds) to the members as ``extra_members``. The data are located from the repository
 root (``../shared/data/fsdd``) unless ``--fsdd`` is given.
 """
 
@@ -62,7 +67,7 @@ def embed(fsdd, cache):
     return out
 
 
-def make_classifier(widths, seed, n_jobs, inner):
+def make_classifier(widths, seed, n_jobs, inner, extra_lr=False):
     from sklearn.compose import ColumnTransformer
     from sklearn.model_selection import GroupKFold
 
@@ -73,8 +78,18 @@ def make_classifier(widths, seed, n_jobs, inner):
         embedders.append((name, ColumnTransformer(
             [(name, "passthrough", slice(start, start + width))])))
         start += width
+    extra = None
+    if extra_lr:
+        from sklearn.linear_model import LogisticRegressionCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        # an extra member's fit gets no groups: C is chosen by stratified folds
+        extra = [("lr", make_pipeline(StandardScaler(), LogisticRegressionCV(
+            Cs=[0.01, 0.1, 1.0], cv=3, scoring="roc_auc", class_weight="balanced",
+            max_iter=500, tol=1e-3)))]
     return RBFMClassifier(embedders, n_features=0.5, cv=GroupKFold(inner),
-                          n_jobs=n_jobs, random_state=seed)
+                          extra_members=extra, n_jobs=n_jobs, random_state=seed)
 
 
 def tuned_lr_auc(Z_train, y_train, groups, Z_test, y_test, inner):
@@ -93,7 +108,7 @@ def tuned_lr_auc(Z_train, y_train, groups, Z_test, y_test, inner):
     return float(roc_auc_score(y_test, grid.decision_function(Z_test)))
 
 
-def run_task(digit, data, outer, inner, seed, n_jobs):
+def run_task(digit, data, outer, inner, seed, n_jobs, extra_lr=False):
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
@@ -104,7 +119,7 @@ def run_task(digit, data, outer, inner, seed, n_jobs):
     rows = []
     for k, (train, test) in enumerate(GroupKFold(outer).split(X, y, groups)):
         start, cpu = time.perf_counter(), time.process_time()
-        clf = make_classifier(widths, seed, n_jobs, inner)
+        clf = make_classifier(widths, seed, n_jobs, inner, extra_lr)
         clf.fit(X[train], y[train], groups=groups[train])
         fit_s = time.perf_counter() - start
         names = list(clf.members_)
@@ -139,6 +154,69 @@ def run_task(digit, data, outer, inner, seed, n_jobs):
               f"{row['same_protocol_single']} {member_test[row['same_protocol_single']]:.4f}",
               flush=True)
     return rows
+
+
+def base_model_recipes(seed):
+    """Base-model recipes compared with the tuned logistic regression."""
+    from sklearn_rbfm import KerasMLPClassifier
+    from sklearn_rbfm._rbfm import default_base_estimator
+
+    default = default_base_estimator(random_state=seed)
+    return {
+        "former default (64 ReLU, alpha 1e-3, batch 128, early stopping on 20%)":
+            KerasMLPClassifier((64,), alpha=1e-3, epochs=40, batch_size=128,
+                               learning_rate=3e-3, validation_fraction=0.2,
+                               random_state=seed),
+        "default (wide, alpha 3e-2, full batch, 150 epochs)": default,
+        "default without the linear path (wide=False)": clone_with(default, wide=False),
+        "default with 300 epochs": clone_with(default, epochs=300),
+    }
+
+
+def clone_with(estimator, **params):
+    from sklearn.base import clone
+
+    return clone(estimator).set_params(**params)
+
+
+def compare_base_models(data, tasks, outer, inner, seed):
+    """Test AUC of each recipe and of the tuned LR; CPU seconds per fit."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    groups, rows = data["groups"], []
+    for name in ("logmel", "birdnet"):
+        X = data[name].astype(np.float32)
+        for digit in tasks:
+            y = (data["y"] == digit).astype(int)
+            for k, (train, test) in enumerate(GroupKFold(outer).split(X, y, groups)):
+                row = {"embedding": name, "digit": digit, "fold": k, "auc": {}, "cpu_s": {}}
+                cpu = time.process_time()
+                row["auc"]["tuned LR"] = tuned_lr_auc(
+                    X[train], y[train], groups[train], X[test], y[test], inner)
+                row["cpu_s"]["tuned LR"] = time.process_time() - cpu
+                for recipe, model in base_model_recipes(seed + 1000 * digit + k).items():
+                    cpu = time.process_time()
+                    model = make_pipeline(StandardScaler(), model).fit(X[train], y[train])
+                    row["auc"][recipe] = float(roc_auc_score(
+                        y[test], model.predict_proba(X[test])[:, 1]))
+                    row["cpu_s"][recipe] = time.process_time() - cpu
+                rows.append(row)
+                print(name, digit, k, {r: round(a, 4) for r, a in row["auc"].items()},
+                      flush=True)
+    lines = ["| embedding | recipe | mean test AUC | vs tuned LR | wins (>=) / splits "
+             "| CPU s per fit |", "|---|---|---:|---:|---:|---:|"]
+    for name in ("logmel", "birdnet"):
+        part = [r for r in rows if r["embedding"] == name]
+        lr = np.array([r["auc"]["tuned LR"] for r in part])
+        for recipe in part[0]["auc"]:
+            auc = np.array([r["auc"][recipe] for r in part])
+            lines.append(f"| {name} | {recipe} | {auc.mean():.4f} | {np.mean(auc - lr):+.4f} "
+                         f"| {int(np.sum(auc >= lr))}/{len(part)} "
+                         f"| {np.mean([r['cpu_s'][recipe] for r in part]):.1f} |")
+    return rows, "\n".join(lines)
 
 
 def summarise(rows, tasks):
@@ -178,13 +256,27 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--json", default=None, help="write every row here")
+    parser.add_argument("--extra-lr", action="store_true",
+                        help="add a logistic regression per embedding as extra_members")
+    parser.add_argument("--base-models", action="store_true",
+                        help="only compare base-model recipes with the tuned LR")
     args = parser.parse_args()
     tasks = [int(t) for t in args.tasks.split(",")]
     data = embed(args.fsdd, args.cache)
     start, cpu = time.perf_counter(), time.process_time()
+    if args.base_models:
+        rows, table = compare_base_models(data, tasks, args.outer, args.inner, args.seed)
+        print(f"\n{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; wall "
+              f"{time.perf_counter() - start:.0f} s, CPU {time.process_time() - cpu:.0f} s\n")
+        print(table)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(rows, fh, indent=1)
+        return
     rows = []
     for digit in tasks:
-        rows += run_task(digit, data, args.outer, args.inner, args.seed, args.n_jobs)
+        rows += run_task(digit, data, args.outer, args.inner, args.seed, args.n_jobs,
+                         args.extra_lr)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}; {len(data['y'])} clips, tasks {tasks}, "

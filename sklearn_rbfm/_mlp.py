@@ -62,6 +62,16 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         changes neither the architecture nor what the relevance engine
         explains.
 
+    wide : bool, default=False
+        Also connect the input directly to the output layer (a "wide and
+        deep" network, Cheng et al., 2016): the logits are a linear model
+        of the input plus the contribution of the last hidden layer. The
+        output layer then reads the concatenation (layer ``wide``) of the
+        last hidden layer and the input, which the relevance engine
+        explains like any other Dense layer. On small data the linear path
+        keeps the network at least as good as a regularised logistic
+        regression (see :func:`~sklearn_rbfm._rbfm.default_base_estimator`).
+
     class_weight : "balanced", dict or None, default="balanced"
         Loss weight per class. ``"balanced"`` weights classes inversely to
         their frequency; a dict maps class labels to weights.
@@ -125,6 +135,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "wide": ["boolean"],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -141,6 +152,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         batch_size=64,
         learning_rate=1e-3,
         alpha=0.0,
+        wide=False,
         class_weight="balanced",
         validation_fraction=0.1,
         early_stopping=True,
@@ -153,6 +165,7 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.alpha = alpha
+        self.wide = wide
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -221,6 +234,8 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 kernel_regularizer=penalty,
                 name=f"hidden_{i}",
             )(x)
+        if self.wide:
+            x = tf.keras.layers.Concatenate(name="wide")([x, inputs])
         outputs = tf.keras.layers.Dense(
             n_classes, activation="softmax", kernel_regularizer=penalty, name="output"
         )(x)
@@ -232,8 +247,11 @@ class KerasMLPClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         # A float64 NumPy pass over the network's weights: each row's scores
         # do not depend on the batch it came in, and probabilities and
         # decision values come from the same numbers.
-        hidden = X.astype(np.float64)
+        inputs = X.astype(np.float64)
+        hidden = inputs
         for layer in self.model_.layers:
+            if layer.name == "wide":
+                hidden = np.hstack([hidden, inputs])
             weights = layer.get_weights()
             if not weights:
                 continue

@@ -135,3 +135,29 @@ def test_strings_are_refused_naming_the_cell():
     X[4, 1] = "n/a"
     with pytest.raises(ValueError, match=r"row 4, column 1 holds 'n/a'"):
         KerasMLPClassifier(epochs=1).fit(X, [0, 1] * 3)
+
+
+def test_wide_network_adds_a_linear_path_the_relevance_engine_explains():
+    from sklearn_rbfm.explain import compute_relevance
+
+    X, y = make_classification(n_samples=200, n_features=6, random_state=3)
+    clf = KerasMLPClassifier(**SMALL, wide=True).fit(X, y)
+    assert [layer.name for layer in clf.model_.layers] == [
+        "input", "hidden_1", "wide", "output"]
+    assert clf.model_.get_layer("output").get_weights()[0].shape == (16 + 6, 2)
+    np.testing.assert_allclose(
+        clf.predict_proba(X), clf.model_(X.astype(np.float32)).numpy(), atol=1e-5)
+    assert clf.score(X, y) > 0.85
+    relevance = compute_relevance(clf.model_, X.astype(np.float32), method="deep_taylor")
+    assert relevance.shape == X.shape and np.abs(relevance).sum() > 0
+    # with the hidden path switched off, the logit is the linear path alone:
+    # LRP-z then gives each feature exactly its term of the linear model
+    hidden, output = clf.model_.get_layer("hidden_1"), clf.model_.get_layer("output")
+    hidden.set_weights([np.zeros_like(w) for w in hidden.get_weights()])
+    kernel, bias = output.get_weights()
+    output.set_weights([kernel, np.zeros_like(bias)])
+    relevance = compute_relevance(clf.model_, X.astype(np.float32), method="lrp.z", target=1)
+    np.testing.assert_allclose(relevance, X * kernel[16:, 1], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(clf.decision_function(X),
+                               X @ (kernel[16:, 1] - kernel[16:, 0]), rtol=1e-5, atol=1e-6)
+

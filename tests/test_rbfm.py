@@ -236,3 +236,29 @@ def test_inner_folds_in_parallel_give_the_same_fit(data):
     two = clone(clf).set_params(n_jobs=2).fit(X, y)
     np.testing.assert_array_equal(one.oof_proba_, two.oof_proba_)
     np.testing.assert_array_equal(one.weights_, two.weights_)
+
+
+@pytest.mark.slow
+def test_default_base_model_is_a_wide_network_the_masks_explain(data):
+    from sklearn_rbfm.explain import compute_relevance
+
+    X, y = data
+    clf = RBFMClassifier(n_features=4, cv=2, selection="average", n_jobs=2,
+                         random_state=0).fit(X, y)
+    base = clf.members_["base"]["clf"]
+    assert base.wide and not base.early_stopping and base.alpha == pytest.approx(3e-2)
+    assert [layer.name for layer in base.model_.layers] == [
+        "input", "hidden_1", "wide", "output"]
+    mask = clf.members_["minimal"]["mask"]
+    assert mask.estimator_ is base or all(
+        np.array_equal(a, b) for a, b in zip(mask.estimator_.model_.get_weights(),
+                                            base.model_.get_weights()))
+    # the mask keeps the features of highest mean absolute relevance
+    scaled = clf.members_["base"][:-1].transform(X)
+    relevance = np.abs(compute_relevance(base.model_, scaled.astype(np.float32))).mean(axis=0)
+    np.testing.assert_array_equal(np.sort(np.argsort(relevance)[-4:]),
+                                  np.flatnonzero(mask.support_))
+    assert roc_auc_score(y, clf.members_["base"].predict_proba(X)[:, 1]) > 0.9
+    # the members fitted in worker processes come back whole
+    assert clf.oof_proba_.shape == (3, len(y), 2)
+    assert roc_auc_score(y, clf.oof_proba_[0, :, 1]) > 0.65

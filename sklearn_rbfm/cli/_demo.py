@@ -17,9 +17,10 @@ POSITIVE = "0"
 
 def add_arguments(parser):
     add_options(parser, out="demo_output", cv=3)
+    # every core: the two inner folds and the refit run side by side
     parser.set_defaults(duration=1.0, sr=16000.0, positive=POSITIVE,
-                        groups="speaker", n_features=64, epochs=30,
-                        cnn_epochs=10, inner_cv=2)
+                        groups="speaker", n_features=64, cnn_epochs=10,
+                        inner_cv=2, n_jobs=-1)
 
 
 def write_sample_labels(out):
@@ -51,8 +52,11 @@ def run(args):
                  "--groups", args.groups, "--duration", f"{args.duration:g}",
                  "--cv", str(args.cv), "--inner-cv", str(args.inner_cv),
                  "--selection", args.selection, "--n-features", str(args.n_features),
-                 "--epochs", str(args.epochs), "--cnn-epochs", str(args.cnn_epochs),
-                 "--out", args.out]
+                 "--cnn-epochs", str(args.cnn_epochs), "--out", args.out]
+    if args.epochs is not None:
+        args.argv[-2:-2] = ["--epochs", str(args.epochs)]
+    if args.n_jobs is not None:
+        args.argv[-2:-2] = ["--n-jobs", str(args.n_jobs)]
     print(f"rbfm demo: spoken-digit detection, {POSITIVE!r} against the other "
           f"digits, on the bundled FSDD sample ({root})")
     return experiment.run()

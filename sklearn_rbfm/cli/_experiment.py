@@ -73,15 +73,17 @@ def add_options(parser, *, out="rbfm_results", cv=5):
                         help="features kept by minimal masking; more than an "
                         "embedding's width is an error (default: half of each "
                         "embedding)")
-    parser.add_argument("--epochs", type=int, default=50, metavar="E",
-                        help="maximum epochs of the dense models (default 50)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="E",
+                        help="training epochs of the dense models (default: "
+                        "the base model's, 150 full-batch epochs)")
     parser.add_argument("--cnn-epochs", type=int, default=20, metavar="E",
                         help="maximum epochs of CNN fine-tuning (default 20)")
     parser.add_argument("--out", default=out, metavar="DIR",
                         help=f"output folder (default {out})")
     parser.add_argument("--n-jobs", type=int, default=None, metavar="J",
-                        help="parallel jobs for decoding and feature "
-                        "extraction, -1 for all cores (default 1)")
+                        help="parallel jobs for decoding, feature "
+                        "extraction and the inner folds of the models, -1 for "
+                        "all cores (default 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed (default 0)")
     parser.add_argument("--save-model", metavar="PATH", default=None,
@@ -402,9 +404,11 @@ class Experiment:
             name, sr=args.sr, n_samples=self.n_samples,
             playback_rate=args.playback_rate, seed=args.seed, epochs=args.cnn_epochs))
             for name in self.embedders]
+        base = default_base_estimator()
+        if args.epochs is not None:
+            base.set_params(epochs=args.epochs)
         return RBFMClassifier(
-            embedders, base_estimator=default_base_estimator().set_params(
-                epochs=args.epochs),
+            embedders, base_estimator=base, n_jobs=args.n_jobs,
             n_features=args.n_features if args.n_features is not None else 0.5,
             selection=args.selection, cv=splitter(args.inner_cv, groups, args.seed),
             memory=Memory(os.path.join(self.out, "cache", "joblib"), verbose=0),
