@@ -288,7 +288,13 @@ def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     layers = tf.keras.layers
     n_freq, n_frames = shape
     inputs = tf.keras.Input(shape=(n_freq * n_frames,), name="input")
-    x = _standardised(layers, inputs, standardize)
+    if standardize == "frequency":
+        # Each band over time, as cepstral mean and variance normalisation
+        # does: removes a microphone's or a voice's spectral tilt.
+        x = layers.Reshape((n_freq, n_frames), name="to_bands")(inputs)
+        x = _standardised(layers, x, True)
+    else:
+        x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
     for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
         conv = layers.Conv2D(

@@ -58,14 +58,86 @@ def _shifted(X, shape, start, end, rng):
     return frames.reshape(len(X), -1)
 
 
+def _resampled(frames, factors, fill):
+    """Each row of ``frames`` (..., n) read at ``position * factor`` along its last axis.
+
+    A factor above 1 compresses the content towards the start (a faster,
+    higher voice for a waveform, formants moved down... for a frequency axis
+    the content moves to lower rows); positions past the end take ``fill``.
+    """
+    n = frames.shape[-1]
+    source = np.arange(n)[None, :] * factors[:, None]
+    low = np.minimum(np.floor(source).astype(int), n - 1)
+    high = np.minimum(low + 1, n - 1)
+    weight = (source - low).astype(frames.dtype)
+    shape = (len(frames),) + (1,) * (frames.ndim - 2) + (n,)
+    low, high, weight = low.reshape(shape), high.reshape(shape), weight.reshape(shape)
+    index = np.broadcast_to(low, frames.shape)
+    out = np.take_along_axis(frames, index, axis=-1) * (1 - weight)
+    out += np.take_along_axis(frames, np.broadcast_to(high, frames.shape), axis=-1) * weight
+    outside = np.broadcast_to(source.reshape(shape) > n - 1, frames.shape)
+    fill = np.broadcast_to(fill, frames.shape)
+    return np.where(outside, fill, out).astype(frames.dtype)
+
+
+def _warped(X, shape, warp, rng):
+    """New voices: speed (waveforms) or frequency and tempo (spectrograms) changed.
+
+    A waveform is resampled by a factor drawn from ``[1 - warp, 1 + warp]``,
+    which changes its pitch, formants and tempo together. A spectrogram's
+    frequency axis is stretched by one such factor (vocal tract length
+    perturbation) and its time axis by another. Positions read past the end
+    take the clip's padding value (its last sample or frame).
+    """
+    n = len(X)
+    draw = lambda: rng.uniform(1 - warp, 1 + warp, size=n)
+    if len(shape) == 1:
+        return _resampled(X, draw(), X[:, -1:])
+    frames = X.reshape(n, *shape)
+    frames = _resampled(frames, draw(), frames[:, :, -1:])
+    by_freq = np.swapaxes(frames, 1, 2)
+    by_freq = _resampled(by_freq, draw(), by_freq[:, :, -1:])
+    return np.ascontiguousarray(np.swapaxes(by_freq, 1, 2)).reshape(n, -1)
+
+
+def _masked(X, shape, fraction, rng):
+    """SpecAugment-style masks: per clip one time span (and one frequency band).
+
+    Each mask is up to ``fraction`` of its axis wide and takes the clip's
+    smallest value (silence for a waveform centred on zero is its padding,
+    for a log spectrogram its floor).
+    """
+    n = len(X)
+    out = X.copy()
+    frames = out.reshape(n, *shape) if len(shape) == 2 else out[:, None, :]
+    floor = (
+        np.zeros((n, 1), dtype=X.dtype) if len(shape) == 1
+        else X.min(axis=1, keepdims=True)
+    )
+    axes = (2,) if len(shape) == 1 else (2, 1)
+    for axis in axes:
+        size = frames.shape[axis]
+        width = rng.randint(0, int(fraction * size) + 1, size=n)
+        start = rng.randint(0, size, size=n) % np.maximum(size - width + 1, 1)
+        pos = np.arange(size)[None, :]
+        inside = (pos >= start[:, None]) & (pos < (start + width)[:, None])
+        inside = inside[:, None, :] if axis == 2 else inside[:, :, None]
+        frames[...] = np.where(inside, floor[:, :, None], frames)
+    return out
+
+
 def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
-    """A Keras Sequence of shuffled, randomly shifted training batches."""
+    """A Keras Sequence of shuffled, augmented training batches.
+
+    ``augment`` is None or ``(warp, mask_fraction)``: each batch is warped
+    (:func:`_warped`), its content moved to a random offset and masked
+    (:func:`_masked`).
+    """
 
     class Batches(tf.keras.utils.Sequence):
         def __init__(self):
             super().__init__()
             self.rng = np.random.RandomState(seed)
-            self.bounds = _content_bounds(X, shape) if augment else None
             self.order = self.rng.permutation(len(X))
 
         def __len__(self):
@@ -74,9 +146,14 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
         def __getitem__(self, index):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
             batch = X[rows]
-            if self.bounds is not None:
-                start, end = self.bounds
-                batch = _shifted(batch, shape, start[rows], end[rows], self.rng)
+            if augment is not None:
+                warp, mask_fraction = augment
+                if warp:
+                    batch = _warped(batch, shape, warp, self.rng)
+                start, end = _content_bounds(batch, shape)
+                batch = _shifted(batch, shape, start, end, self.rng)
+                if mask_fraction:
+                    batch = _masked(batch, shape, mask_fraction, self.rng)
             return batch, y[rows], weights[rows]
 
         def on_epoch_end(self):
@@ -304,8 +381,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"frequency"})],
         "augment": ["boolean"],
+        "warp": [Interval(Real, 0, 0.5, closed="both")],
+        "mask_fraction": [Interval(Real, 0, 1, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
@@ -325,9 +405,12 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         learning_rate=1e-3,
         standardize=True,
         augment=True,
+        warp=0.15,
+        mask_fraction=0.15,
+        label_smoothing=0.0,
         class_weight="balanced",
         validation_fraction=0.15,
-        early_stopping=True,
+        early_stopping=False,
         random_state=None,
         verbose=0,
     ):
@@ -340,6 +423,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.standardize = standardize
         self.augment = augment
+        self.warp = warp
+        self.mask_fraction = mask_fraction
+        self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
@@ -438,16 +524,20 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _train(self, tf, X, y, sample_weight, train, val, shape, seed):
+        # one-hot targets: Keras' sparse cross-entropy cannot smooth labels
+        y = np.eye(len(self.classes_), dtype=np.float32)[y]
         batches = _batches(
             tf, X[train], y[train], sample_weight[train], self.batch_size,
-            shape, self.augment, seed,
+            shape, (self.warp, self.mask_fraction) if self.augment else None, seed,
         )
         # Tracing the training step costs seconds; over few steps an eager
         # loop is faster overall.
         eager = self.epochs * len(batches) < _EAGER_BELOW_STEPS
         self.model_.compile(
             optimizer=tf.keras.optimizers.Adam(learning_rate=self.learning_rate),
-            loss="sparse_categorical_crossentropy",
+            loss=tf.keras.losses.CategoricalCrossentropy(
+                label_smoothing=self.label_smoothing
+            ),
             run_eagerly=eager,
         )
         epochs, rate = self.epochs, self.learning_rate
