@@ -105,6 +105,25 @@ def test_alexnet_reads_spectrograms_of_the_given_shape():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+def test_frequency_standardisation_normalises_each_band_and_is_explained():
+    import tensorflow as tf
+
+    from sklearn_rbfm.explain import relevance_maps
+
+    X, y = blobs(n=16)
+    X = 10 * X + np.repeat(np.arange(8.0) * 50, 8)[None, :]  # a tilt per band
+    clf = KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), width=0.05,
+                             epochs=1, standardize="frequency",
+                             random_state=0).fit(X, y)
+    inner = tf.keras.Model(clf.model_.input, clf.model_.get_layer("standardise").output)
+    bands = inner(X).numpy()
+    assert bands.shape == (16, 8, 8)
+    np.testing.assert_allclose(bands.mean(axis=2), 0.0, atol=1e-4)
+    np.testing.assert_allclose(bands.std(axis=2), 1.0, atol=0.05)
+    R = relevance_maps(clf, X[:2], method="lrp.epsilon")
+    assert R.shape == (2, 8, 8) and np.isfinite(R).all() and np.abs(R).sum() > 0
+
+
 def test_full_width_matches_the_paper_sizes():
     X, y = tones(n=4, n_samples=64)
     clf = KerasCNNClassifier(epochs=1, early_stopping=False, random_state=0).fit(X, y)
@@ -143,6 +162,8 @@ def test_errors():
         KerasCNNClassifier(epochs=1).fit(X, np.zeros(10))
     with pytest.raises(ValueError, match="'audionet' reads raw waveforms"):
         KerasCNNClassifier("audionet", spectrogram_shape=(8, 8), epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="standardize='frequency'.*raw waveforms"):
+        KerasCNNClassifier("audionet", standardize="frequency", epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="one group label per clip"):
         KerasCNNClassifier(epochs=1).fit(X, y, groups=np.arange(9))
 
