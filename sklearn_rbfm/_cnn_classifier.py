@@ -259,12 +259,13 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     held-out voices, which the network needs more than a tuned stopping
     point.
 
-    Cost on two CPU cores: about 6 ms per clip and epoch for
-    ``'alexnet'`` at ``width=0.5`` on 129 x 63 spectrograms and for
-    ``'audionet'`` at ``width=0.25`` on 8000-sample waveforms, so the
-    defaults' 30 epochs on 2500 clips take a few CPU minutes at those
-    widths; the published width (1.0, the default) costs several times
-    more.
+    Cost on two CPU cores (measured on FSDD, 2500 one-second clips of 5
+    speakers, see ``benchmarks/RESULTS.md``): about 1.5 ms of CPU per clip
+    and epoch for ``'alexnet'`` at ``width=0.25`` on 129 x 63
+    spectrograms (the 30 epochs of the default schedule: 2 CPU minutes),
+    4 ms at ``width=0.5``; ``'audionet'`` costs about 7 ms per clip and
+    epoch at ``width=0.25`` on 8000-sample waveforms. The published width
+    (``width=1.0``) costs several times more.
 
     Deviations from the paper, for CPU-sized data and time:
 
@@ -284,8 +285,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
       than the paper's 227 x 227 (computed from 8000 samples with a long,
       heavily overlapping window) fit; the random offset of the
       spectrogram network shifts spectrogram frames, not samples;
-    - ``width`` scales every layer; the benchmarks use less than the
-      published width (1.0, the default) to train on two CPU cores.
+    - ``width`` scales every layer; the default is a quarter of the
+      published width (``width=1.0``).
 
     Parameters
     ----------
@@ -297,10 +298,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         ``'alexnet'``. None treats each row as a spectrogram of one
         frequency band. ``'audionet'`` reads waveforms and refuses it.
 
-    width : float, default=1.0
+    width : float, default=0.25
         Multiplies the number of filters and dense units of every layer
-        (at least one each); 1.0 is the published size. Small values give
-        small, fast networks.
+        (at least one each); 1.0 is the published size. The default, a
+        quarter of it, trains in minutes on a CPU and generalised to new
+        speakers better than half the width on FSDD.
 
     dropout : float, default=0.5
         Dropout rate after each of the two dense layers.
@@ -435,7 +437,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         architecture="audionet",
         *,
         spectrogram_shape=None,
-        width=1.0,
+        width=0.25,
         dropout=0.5,
         epochs=30,
         batch_size=32,

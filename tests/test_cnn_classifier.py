@@ -126,7 +126,7 @@ def test_frequency_standardisation_normalises_each_band_and_is_explained():
 
 def test_full_width_matches_the_paper_sizes():
     X, y = tones(n=4, n_samples=64)
-    clf = KerasCNNClassifier(epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    clf = KerasCNNClassifier(width=1.0, epochs=1, random_state=0).fit(X, y)
     filters = [clf.model_.get_layer(f"conv{i}").filters for i in range(1, 7)]
     assert filters == [100, 64, 128, 128, 128, 128]
     assert clf.model_.get_layer("dense1").units == 1024
