@@ -32,13 +32,12 @@ test clips:
   removed in 10 steps: waveform samples set to zero, silence; spectrogram
   bins set to the clip's minimum, its floor), true class explained.
 
-Run (as measured in RESULTS.md)::
+Run (as measured in RESULTS.md; one process at a time)::
 
-    nice -n 10 python benchmarks/bench_becker.py --net alexnet --width 0.5 --epochs 20 &
-    nice -n 10 python benchmarks/bench_becker.py --net audionet --width 0.25 --epochs 12 &
-    # after training, per net:
-    nice -n 10 python benchmarks/bench_becker.py --phase explain --net alexnet
-    nice -n 10 python benchmarks/bench_becker.py --phase explain --net audionet
+    nice -n 5 python benchmarks/bench_becker.py --net alexnet --width 0.25 --epochs 30
+    nice -n 5 python benchmarks/bench_becker.py --net audionet --width 0.125 --epochs 20
+    nice -n 5 python benchmarks/bench_becker.py --phase explain --net alexnet --n-explain 30
+    nice -n 5 python benchmarks/bench_becker.py --phase explain --net audionet --n-explain 30
     python benchmarks/bench_becker.py --phase report
 """
 
