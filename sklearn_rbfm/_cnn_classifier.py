@@ -61,9 +61,9 @@ def _shifted(X, shape, start, end, rng):
 def _resampled(frames, factors, fill):
     """Each row of ``frames`` (..., n) read at ``position * factor`` along its last axis.
 
-    A factor above 1 compresses the content towards the start (a faster,
-    higher voice for a waveform, formants moved down... for a frequency axis
-    the content moves to lower rows); positions past the end take ``fill``.
+    A factor above 1 compresses the content towards the start: a faster,
+    higher voice along a waveform's time axis, lower bands along a
+    spectrogram's frequency axis. Positions past the end take ``fill``.
     """
     n = frames.shape[-1]
     source = np.arange(n)[None, :] * factors[:, None]
