@@ -279,7 +279,8 @@ def build_audionet(n_features, n_classes, width, dropout, standardize=True):
 def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     """The AlexNet-like spectrogram network of Becker et al.
 
-    Per-clip standardisation (unless ``standardize`` is False), convolutions 11x11/4 and 5x5 each followed by
+    Per-clip standardisation (per frequency band when ``standardize`` is
+    ``'frequency'``, none when False), convolutions 11x11/4 and 5x5 each followed by
     BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
     normalisation), three 3x3 convolutions with ReLU, two dense layers of
     1024 units without activation, dropout and the softmax output.
