@@ -1,12 +1,13 @@
 """Becker et al.'s networks on FSDD, leave one speaker out: accuracy, cost, explanations.
 
 All 3000 clips of the Free Spoken Digit Dataset (6 speakers), 6 folds of
-``LeaveOneGroupOut`` over the speakers: each net trains on 5 speakers (one
-of them held out for early stopping, ``fit(..., groups=speakers)``) and is
-tested on the sixth.
+``LeaveOneGroupOut`` over the speakers: each net trains on all 5 training
+speakers with the classifier's default schedule and augmentation (new
+voices by speed or frequency warps, random offsets, masks) and is tested
+on the sixth.
 
 - AudioNet on 8 kHz waveforms in a fixed 8000-sample frame
-  (``AudioLoader(8000, duration=1.0)``), random-offset augmentation;
+  (``AudioLoader(8000, duration=1.0)``);
 - the AlexNet-like net on 129 x 63 log power spectrograms of those
   waveforms (``SpectrogramTransformer('power', sr=8000, n_fft=256,
   hop_length=128)``);
@@ -31,13 +32,12 @@ test clips:
   removed in 10 steps: waveform samples set to zero, silence; spectrogram
   bins set to the clip's minimum, its floor), true class explained.
 
-Run (as measured in RESULTS.md)::
+Run (as measured in RESULTS.md; one process at a time)::
 
-    nice -n 10 python benchmarks/bench_becker.py --net alexnet --width 0.5 --epochs 20 &
-    nice -n 10 python benchmarks/bench_becker.py --net audionet --width 0.25 --epochs 12 &
-    # after training, per net:
-    nice -n 10 python benchmarks/bench_becker.py --phase explain --net alexnet
-    nice -n 10 python benchmarks/bench_becker.py --phase explain --net audionet
+    nice -n 5 python benchmarks/bench_becker.py --net alexnet --width 0.25 --epochs 30
+    nice -n 5 python benchmarks/bench_becker.py --net audionet --width 0.125 --epochs 20
+    nice -n 5 python benchmarks/bench_becker.py --phase explain --net alexnet --n-explain 30
+    nice -n 5 python benchmarks/bench_becker.py --phase explain --net audionet --n-explain 30
     python benchmarks/bench_becker.py --phase report
 """
 
@@ -113,13 +113,15 @@ def train(args, waves, S, shape, y, speakers):
                              "wall_s": wall, "cpu_s": cpu}
         net = args.net
         X = waves if net == "audionet" else S
+        params = json.loads(args.params)
         clf = KerasCNNClassifier(
             net, spectrogram_shape=None if net == "audionet" else shape,
-            width=args.width, epochs=args.epochs, random_state=args.seed)
+            width=args.width, epochs=args.epochs, random_state=args.seed, **params)
         clf, wall, cpu = timed(lambda: clf.fit(X[tr], y[tr], groups=speakers[tr]))
         row[net] = {"accuracy": clf.score(X[te], y[te]), "wall_s": wall, "cpu_s": cpu,
                     "epochs_run": len(clf.history_["loss"]), "width": args.width,
-                    "max_epochs": args.epochs}
+                    "max_epochs": args.epochs, "params": params,
+                    "final_loss": clf.history_["loss"][-1]}
         with open(Path(args.out) / f"fold{k}_{net}.pkl", "wb") as f:
             pickle.dump(clf, f)
         row["load_average"] = os.getloadavg()
@@ -227,6 +229,8 @@ def main():
     parser.add_argument("--folds", type=int, nargs="*", default=None)
     parser.add_argument("--width", type=float, default=0.25)
     parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--params", default="{}",
+                        help="further KerasCNNClassifier parameters, as JSON")
     parser.add_argument("--n-explain", type=int, default=60)
     parser.add_argument("--region-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)

@@ -279,7 +279,8 @@ def build_audionet(n_features, n_classes, width, dropout, standardize=True):
 def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     """The AlexNet-like spectrogram network of Becker et al.
 
-    Per-clip standardisation (unless ``standardize`` is False), convolutions 11x11/4 and 5x5 each followed by
+    Per-clip standardisation (per frequency band when ``standardize`` is
+    ``'frequency'``, none when False), convolutions 11x11/4 and 5x5 each followed by
     BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
     normalisation), three 3x3 convolutions with ReLU, two dense layers of
     1024 units without activation, dropout and the softmax output.
@@ -288,7 +289,13 @@ def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     layers = tf.keras.layers
     n_freq, n_frames = shape
     inputs = tf.keras.Input(shape=(n_freq * n_frames,), name="input")
-    x = _standardised(layers, inputs, standardize)
+    if standardize == "frequency":
+        # Each band over time, as cepstral mean and variance normalisation
+        # does: removes a microphone's or a voice's spectral tilt.
+        x = layers.Reshape((n_freq, n_frames), name="to_bands")(inputs)
+        x = _standardised(layers, x, True)
+    else:
+        x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
     for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
         conv = layers.Conv2D(

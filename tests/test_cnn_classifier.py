@@ -105,9 +105,28 @@ def test_alexnet_reads_spectrograms_of_the_given_shape():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+def test_frequency_standardisation_normalises_each_band_and_is_explained():
+    import tensorflow as tf
+
+    from sklearn_rbfm.explain import relevance_maps
+
+    X, y = blobs(n=16)
+    X = 10 * X + np.repeat(np.arange(8.0) * 50, 8)[None, :]  # a tilt per band
+    clf = KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), width=0.05,
+                             epochs=1, standardize="frequency",
+                             random_state=0).fit(X, y)
+    inner = tf.keras.Model(clf.model_.input, clf.model_.get_layer("standardise").output)
+    bands = inner(X).numpy()
+    assert bands.shape == (16, 8, 8)
+    np.testing.assert_allclose(bands.mean(axis=2), 0.0, atol=1e-4)
+    np.testing.assert_allclose(bands.std(axis=2), 1.0, atol=0.05)
+    R = relevance_maps(clf, X[:2], method="lrp.epsilon")
+    assert R.shape == (2, 8, 8) and np.isfinite(R).all() and np.abs(R).sum() > 0
+
+
 def test_full_width_matches_the_paper_sizes():
     X, y = tones(n=4, n_samples=64)
-    clf = KerasCNNClassifier(epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    clf = KerasCNNClassifier(width=1.0, epochs=1, random_state=0).fit(X, y)
     filters = [clf.model_.get_layer(f"conv{i}").filters for i in range(1, 7)]
     assert filters == [100, 64, 128, 128, 128, 128]
     assert clf.model_.get_layer("dense1").units == 1024
@@ -143,6 +162,8 @@ def test_errors():
         KerasCNNClassifier(epochs=1).fit(X, np.zeros(10))
     with pytest.raises(ValueError, match="'audionet' reads raw waveforms"):
         KerasCNNClassifier("audionet", spectrogram_shape=(8, 8), epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="standardize='frequency'.*raw waveforms"):
+        KerasCNNClassifier("audionet", standardize="frequency", epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="one group label per clip"):
         KerasCNNClassifier(epochs=1).fit(X, y, groups=np.arange(9))
 
@@ -182,6 +203,67 @@ def test_random_offset_of_spectrograms_shifts_frames():
     assert np.sum(out > -100) == 6
 
 
+def test_warp_resamples_waveforms_and_both_spectrogram_axes():
+    from sklearn_rbfm._cnn_classifier import _resampled, _warped
+
+    x = np.zeros((2, 8), dtype=np.float32)
+    x[:, :4] = [2, 4, 6, 8]
+    out = _resampled(x, np.array([2.0, 0.5]), x[:, -1:])
+    # twice as fast: every second sample, then the padding
+    np.testing.assert_allclose(out[0], [2, 6, 0, 0, 0, 0, 0, 0])
+    # half as fast: halfway values interpolated
+    np.testing.assert_allclose(out[1], [2, 3, 4, 5, 6, 7, 8, 4])
+    rng = np.random.RandomState(0)
+    np.testing.assert_array_equal(_warped(x, (8,), 0.0, rng), x)
+    # a spectrogram whose rows hold their frequency index, frames their time:
+    # the warp moves rows and frames by independent factors
+    freq, time = np.meshgrid(np.arange(6.0), np.arange(5.0), indexing="ij")
+    S = np.stack([freq * 10 + time]).reshape(1, -1).astype(np.float32)
+    out = _warped(S, (6, 5), 0.3, rng).reshape(6, 5)
+    f_factor = out[1, 0] / 10
+    t_factor = out[0, 1]
+    assert 0.7 <= f_factor <= 1.3 and 0.7 <= t_factor <= 1.3
+    assert abs(f_factor - t_factor) > 1e-3
+    inside = (np.arange(6)[:, None] * f_factor <= 5) & (np.arange(5) * t_factor <= 4)
+    np.testing.assert_allclose(
+        out[inside],
+        (10 * f_factor * np.arange(6)[:, None] + t_factor * np.arange(5))[inside],
+        rtol=1e-5,
+    )
+
+
+def test_masks_silence_one_span_per_axis_at_the_clips_floor():
+    from sklearn_rbfm._cnn_classifier import _masked
+
+    rng = np.random.RandomState(0)
+    W = rng.rand(200, 50).astype(np.float32) + 1
+    out = _masked(W, (50,), 0.2, rng)
+    widths = (out == 0).sum(axis=1)
+    assert widths.max() <= 10 and widths.max() >= 8 and widths.min() == 0
+    for row in out:  # one contiguous span
+        zeros = np.flatnonzero(row == 0)
+        assert len(zeros) == 0 or zeros[-1] - zeros[0] == len(zeros) - 1
+    np.testing.assert_array_equal(out[out != 0], W[out != 0])
+    S = rng.rand(100, 8 * 10).astype(np.float32) + 1
+    S[:, 0] = 0.5  # each clip's floor
+    out = _masked(S, (8, 10), 0.5, rng).reshape(100, 8, 10)
+    at_floor = out == 0.5
+    assert at_floor.all(axis=2).any(axis=1).mean() > 0.5  # whole bands
+    assert at_floor.all(axis=1).any(axis=1).mean() > 0.5  # whole frames
+    assert at_floor.all(axis=2).sum(axis=1).max() <= 4
+    assert at_floor.all(axis=1).sum(axis=1).max() <= 5
+
+
+def test_trains_on_all_clips_by_default_and_augmentation_is_validated():
+    X, y = tones(n=24, n_samples=64)
+    clf = KerasCNNClassifier(width=0.05, epochs=2, random_state=0).fit(
+        X, y, groups=np.arange(24) % 4)
+    assert "val_loss" not in clf.history_ and len(clf.history_["loss"]) == 2
+    for bad in (dict(warp=0.6), dict(warp=-0.1), dict(mask_fraction=1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            KerasCNNClassifier(epochs=1, **bad).fit(X, y)
+
+
 def test_early_stopping_holds_out_whole_groups():
     from sklearn_rbfm._cnn_classifier import _validation_split
 
@@ -196,8 +278,8 @@ def test_early_stopping_holds_out_whole_groups():
     train, val = _validation_split(y, np.zeros(60), 0.2, seed=0)
     assert val is None and len(train) == 60
     X, yt = tones(n=40, n_samples=64)
-    clf = KerasCNNClassifier(width=0.05, epochs=2, random_state=0).fit(
-        X, yt, groups=np.arange(40) % 4)
+    clf = KerasCNNClassifier(width=0.05, epochs=2, early_stopping=True,
+                             random_state=0).fit(X, yt, groups=np.arange(40) % 4)
     assert len(clf.history_["val_loss"]) == len(clf.history_["loss"]) == 2
     assert clf.history_["lr"][1] < clf.history_["lr"][0]  # cosine decay
 
