@@ -17,7 +17,7 @@ Usage::
   Round-robin, best of 5, wall and CPU seconds, load average.
 - ``memory``: peak RSS added by ``transform`` for 500 and 5,000 clips (one
   fresh process each), small CNN, batch_size=32.
-- ``cv``: real FSDD recordings (``/work/shared/data/fsdd`` or ``--root``),
+- ``cv``: real FSDD recordings (``../shared/data/fsdd`` beside the repository or ``--root``),
   leave-one-speaker-out CV (GroupKFold, 6 speakers) of a logistic regression
   on the embeddings of each architecture; baseline: the same logistic
   regression on the flat mel spectrogram.
