@@ -4,7 +4,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -18,6 +17,7 @@ from ._keras import (
     predict_batched,
     seed_from,
     seeded,
+    validation_split,
 )
 from .utils._validation import as_float32
 
@@ -189,31 +189,6 @@ def _recalibrate_batch_norm(tf, model, X, batch_size):
         layer.moving_variance.assign(variance.astype(np.float32))
 
 
-def _validation_split(y, groups, fraction, seed):
-    """Training and validation indices: whole groups when given, else stratified."""
-    index = np.arange(len(y))
-    if not fraction or len(y) < 2:
-        return index, None
-    if groups is not None:
-        names = np.unique(groups)
-        if len(names) < 2:
-            return index, None
-        n_val = min(len(names) - 1, max(1, int(round(fraction * len(names)))))
-        held = np.random.RandomState(seed).permutation(names)[:n_val]
-        mask = np.isin(groups, held)
-        return index[~mask], index[mask]
-    n_val = int(np.ceil(fraction * len(y)))
-    if not 1 <= n_val < len(y):
-        return index, None
-    counts = np.bincount(y)
-    counts = counts[counts > 0]
-    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
-    train, val = train_test_split(
-        index, test_size=n_val, stratify=stratify, random_state=seed
-    )
-    return train, val
-
-
 class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     """The AudioMNIST convolutional networks (AudioNet, AlexNet-like) as a classifier.
 
@@ -351,8 +326,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         weighs all samples alike.
 
     validation_fraction : float, default=0.15
-        Fraction of the training data (of the groups, when ``groups`` is
-        passed to :meth:`fit`) held out for early stopping. Only used when
+        Fraction of the training data (of the groups, when ``groups`` with
+        two or more groups is passed to :meth:`fit`; else of the clips,
+        stratified) held out for early stopping. Only used when
         ``early_stopping=True``.
 
     early_stopping : bool, default=False
@@ -549,7 +525,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         train, val = (np.arange(len(X)), None)
         if self.early_stopping:
-            train, val = _validation_split(
+            train, val = validation_split(
                 y_encoded, groups, self.validation_fraction, seed
             )
         with seeded(seed):

@@ -34,44 +34,14 @@ import math
 import warnings
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from ._keras import class_weight_dict, import_tensorflow
+from ._keras import class_weight_dict, import_tensorflow, validation_split
 from .exceptions import FineTuningWarning
 
 # Training has left chance level once its loss is this fraction below it.
 CHANCE_MARGIN = 0.05
 MAX_RESTARTS = 2
 PATIENCE = 5
-
-
-def validation_split(y, groups, fraction, seed):
-    """Indices (train, validation) of clips, stratified by class, grouped by ``groups``.
-
-    Returns ``(all clips, None)`` when the data cannot spare a validation
-    part that leaves every class in training.
-    """
-    n = len(y)
-    everything = np.arange(n)
-    n_val = int(math.ceil(fraction * n))
-    if fraction == 0 or n_val >= n:
-        return everything, None
-    counts = np.bincount(y)
-    if groups is not None and len(np.unique(groups)) >= 2:
-        n_splits = int(min(max(2, round(1 / fraction)), len(np.unique(groups))))
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        with warnings.catch_warnings():
-            # Too few members of a class for n_splits is expected on small data.
-            warnings.simplefilter("ignore", UserWarning)
-            train, val = next(splitter.split(everything, y, groups))
-        if len(np.unique(y[train])) == len(counts):
-            return train, val
-    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
-    train, val = train_test_split(everything, test_size=n_val, stratify=stratify,
-                                  random_state=seed)
-    if len(np.unique(y[train])) < len(counts):
-        return everything, None
-    return train, val
 
 
 def chance_loss(y, weights, n_classes):

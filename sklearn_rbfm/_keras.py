@@ -9,9 +9,10 @@ user's process; graph-mode work (iNNvestigate) happens in a worker process
 import contextlib
 import os
 import random
+import warnings
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 
@@ -196,6 +197,39 @@ def encode_targets(y, class_weight, one_class_error=_ONE_CLASS):
     return classes, y_encoded, class_weight
 
 
+def validation_split(y, groups, fraction, seed):
+    """Indices (train, validation) of clips, stratified by class, grouped by ``groups``.
+
+    The one early-stopping split of the package's Keras estimators. With two
+    or more groups, whole groups (e.g. speakers) are held out, so that the
+    stopping point is chosen on voices the network did not train on;
+    otherwise a stratified fraction of the clips. Returns
+    ``(all clips, None)`` when the data cannot spare a validation part that
+    leaves every class in training.
+    """
+    n = len(y)
+    everything = np.arange(n)
+    n_val = int(np.ceil(fraction * n))
+    if fraction == 0 or n_val >= n:
+        return everything, None
+    counts = np.bincount(y)
+    if groups is not None and len(np.unique(groups)) >= 2:
+        n_splits = int(min(max(2, round(1 / fraction)), len(np.unique(groups))))
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # Too few members of a class for n_splits is expected on small data.
+            warnings.simplefilter("ignore", UserWarning)
+            train, val = next(splitter.split(everything, y, groups))
+        if len(np.unique(y[train])) == len(counts):
+            return train, val
+    stratify = y if counts.min() >= 2 and n_val >= len(counts) else None
+    train, val = train_test_split(everything, test_size=n_val, stratify=stratify,
+                                  random_state=seed)
+    if len(np.unique(y[train])) < len(counts):
+        return everything, None
+    return train, val
+
+
 def train_classifier(
     model,
     X,
@@ -228,17 +262,9 @@ def train_classifier(
     weights = class_weight_dict(class_weight, y_encoded, n_classes)
     X_val = y_val = None
     if early_stopping and validation_fraction and len(np.unique(y_encoded)) > 1:
-        counts = np.bincount(y_encoded, minlength=n_classes)
-        n_val = int(np.ceil(validation_fraction * len(y_encoded)))
-        stratify = y_encoded if counts.min() >= 2 and n_val >= n_classes else None
-        if 1 <= n_val < len(y_encoded):
-            X, X_val, y_encoded, y_val = train_test_split(
-                X,
-                y_encoded,
-                test_size=n_val,
-                stratify=stratify,
-                random_state=seed,
-            )
+        train, val = validation_split(y_encoded, None, validation_fraction, seed)
+        if val is not None:
+            X, X_val, y_encoded, y_val = X[train], X[val], y_encoded[train], y_encoded[val]
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",

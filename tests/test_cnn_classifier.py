@@ -265,18 +265,19 @@ def test_trains_on_all_clips_by_default_and_augmentation_is_validated():
 
 
 def test_early_stopping_holds_out_whole_groups():
-    from sklearn_rbfm._cnn_classifier import _validation_split
+    from sklearn_rbfm._keras import validation_split
 
     y = np.arange(60) % 3
     groups = np.repeat(["a", "b", "c", "d", "e", "f"], 10)
-    train, val = _validation_split(y, groups, 0.3, seed=0)
+    train, val = validation_split(y, groups, 0.3, seed=0)
     assert len(set(groups[val])) == 2
     assert not set(groups[val]) & set(groups[train])
     assert sorted(np.r_[train, val]) == list(range(60))
-    train, val = _validation_split(y, None, 0.2, seed=0)
+    train, val = validation_split(y, None, 0.2, seed=0)
     assert len(val) == 12 and np.bincount(y[val]).tolist() == [4, 4, 4]
-    train, val = _validation_split(y, np.zeros(60), 0.2, seed=0)
-    assert val is None and len(train) == 60
+    # one group cannot be held out whole: a stratified fraction of clips
+    train, val = validation_split(y, np.zeros(60), 0.2, seed=0)
+    assert len(val) == 12 and np.bincount(y[val]).tolist() == [4, 4, 4]
     X, yt = tones(n=40, n_samples=64)
     clf = KerasCNNClassifier(width=0.05, epochs=2, early_stopping=True,
                              random_state=0).fit(X, yt, groups=np.arange(40) % 4)

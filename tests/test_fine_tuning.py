@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sklearn_rbfm import _fine_tuning
+from sklearn_rbfm._keras import validation_split
 from sklearn_rbfm.exceptions import FineTuningWarning
 
 
@@ -25,7 +26,7 @@ def _spectrograms(n=24, shape=(8, 10), seed=0, positive_every=2):
 
 def test_validation_split_is_stratified_by_clip():
     y = np.array([0] * 16 + [1] * 8)
-    train, val = _fine_tuning.validation_split(y, None, 0.25, seed=0)
+    train, val = validation_split(y, None, 0.25, seed=0)
     assert len(val) == 6 and len(train) == 18
     assert np.bincount(y[val]).tolist() == [4, 2]  # stratified: 2:1 on both sides
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(24))
@@ -35,22 +36,22 @@ def test_validation_split_keeps_each_group_on_one_side():
     y = np.tile([0, 0, 0, 1], 10)
     groups = np.repeat(np.arange(10), 4)
     for seed in range(5):
-        train, val = _fine_tuning.validation_split(y, groups, 0.2, seed=seed)
+        train, val = validation_split(y, groups, 0.2, seed=seed)
         assert not set(groups[train]) & set(groups[val])
         assert set(y[val]) == {0, 1} and set(y[train]) == {0, 1}
         assert len(train) + len(val) == 40
 
 
 def test_validation_split_falls_back_when_data_are_too_few():
-    train, val = _fine_tuning.validation_split(np.array([0, 0, 1]), None, 0.0, seed=0)
+    train, val = validation_split(np.array([0, 0, 1]), None, 0.0, seed=0)
     assert val is None and train.tolist() == [0, 1, 2]
     # one clip of class 1: holding it out would leave the class out of training
     y = np.array([0, 0, 0, 0, 1])
     for seed in range(5):
-        train, val = _fine_tuning.validation_split(y, None, 0.2, seed=seed)
+        train, val = validation_split(y, None, 0.2, seed=seed)
         assert 4 in train
     # a single group cannot be split by group: split by clip instead
-    train, val = _fine_tuning.validation_split(np.tile([0, 1], 5), np.zeros(10), 0.2, seed=0)
+    train, val = validation_split(np.tile([0, 1], 5), np.zeros(10), 0.2, seed=0)
     assert len(val) == 2 and set(np.tile([0, 1], 5)[val]) == {0, 1}
 
 
