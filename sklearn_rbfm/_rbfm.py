@@ -1,5 +1,6 @@
 """The RBFM system as one classifier: embeddings, relevance masks and fusion."""
 
+import inspect
 import math
 from numbers import Integral
 
@@ -341,7 +342,10 @@ default="greedy"
 
         groups : array-like of shape (n_samples,), default=None
             Group labels (speakers, recordings) for a group splitter in
-            ``cv``.
+            ``cv``. Embedders that learn from labels and whose ``fit`` takes
+            ``groups`` (e.g. a fine-tuned :class:`CNNEmbedder`, which then
+            stops early on held-out groups) get the groups of the rows they
+            are fitted on.
 
         Returns
         -------
@@ -366,6 +370,9 @@ default="greedy"
             )
         y_enc = self._le.transform(y)
         n_samples = len(y_enc)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(y, groups)
         splits = list(check_cv(self.cv, y, classifier=True).split(
             np.zeros((n_samples, 1)), y, groups))
         held_out = np.concatenate([test for _, test in splits])
@@ -396,7 +403,8 @@ default="greedy"
         # labels) and fits its members, so with n_jobs they run side by side.
         jobs = [(train, test) for train, test in splits] + [(None, None)]
         outcomes = Parallel(n_jobs=min(effective_n_jobs(self.n_jobs), len(jobs)))(
-            delayed(self._fit_part)(X, y, y_enc, train, test, fixed, fitted_fixed, learns)
+            delayed(self._fit_part)(X, y, y_enc, groups, train, test, fixed,
+                                    fitted_fixed, learns)
             for train, test in jobs)
         self._slices = outcomes[-1]["slices"]
         member_names = list(outcomes[-1]["members"])
@@ -417,7 +425,7 @@ default="greedy"
                   f"{self.best_score_:.4f}")
         return self
 
-    def _fit_part(self, X, y, y_enc, train, test, fixed, fitted_fixed, learns):
+    def _fit_part(self, X, y, y_enc, groups, train, test, fixed, fitted_fixed, learns):
         """Embed and fit the members on ``train`` (all rows when None).
 
         An inner fold returns the members' probabilities on its ``test``
@@ -440,7 +448,8 @@ default="greedy"
                     fitted, z, z_other = embed_fit(
                         clone(embedder), X if train is None else _take(X, train),
                         y if train is None else y[train],
-                        None if test is None else _take(X, test))
+                        None if test is None else _take(X, test),
+                        None if groups is None else groups[rows])
                 else:
                     # fitted once on all the data: it never sees the labels
                     fitted, z = fitted_fixed[name], fixed[name][rows]
@@ -787,10 +796,18 @@ def _take(X, rows):
     return np.asarray(X)[rows]
 
 
-def _fit_embed(embedder, X, y, X_other):
-    """Fit ``embedder``; its embedding of ``X`` (and of ``X_other``)."""
-    Z = np.asarray(embedder.fit_transform(X, y) if y is not None
-                   else embedder.fit_transform(X), dtype=np.float32)
+def _fit_embed(embedder, X, y, X_other, groups=None):
+    """Fit ``embedder``; its embedding of ``X`` (and of ``X_other``).
+
+    ``groups`` reach the embedder's ``fit`` when it takes them.
+    """
+    if y is None:
+        Z = embedder.fit_transform(X)
+    elif groups is not None and "groups" in inspect.signature(embedder.fit).parameters:
+        Z = embedder.fit(X, y, groups=groups).transform(X)
+    else:
+        Z = embedder.fit_transform(X, y)
+    Z = np.asarray(Z, dtype=np.float32)
     if X_other is None:
         return (embedder, Z) if y is None else (embedder, Z, None)
     return embedder, Z, np.asarray(embedder.transform(X_other), dtype=np.float32)

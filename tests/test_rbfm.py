@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification
 from sklearn.feature_selection import SelectKBest
@@ -262,3 +262,41 @@ def test_default_base_model_is_a_wide_network_the_masks_explain(data):
     # the members fitted in worker processes come back whole
     assert clf.oof_proba_.shape == (3, len(y), 2)
     assert roc_auc_score(y, clf.oof_proba_[0, :, 1]) > 0.65
+
+
+class _GroupRecorder(TransformerMixin, BaseEstimator):
+    """An embedder that learns from labels and records the groups it was given."""
+
+    def fit(self, X, y, groups=None):
+        self.groups_ = None if groups is None else np.asarray(groups).copy()
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=np.float32)[:, :6]
+
+
+def test_groups_reach_embedders_that_learn_from_labels(data):
+    X, y = data
+    groups = np.arange(len(y)) % 8
+    seen = []
+
+    class Recorder(_GroupRecorder):
+        def fit(self, X, y, groups=None):
+            seen.append(None if groups is None else np.asarray(groups).copy())
+            return super().fit(X, y, groups)
+
+    _RecordingGroupKFold.seen = []
+    clf = RBFMClassifier(embedders=[("rec", Recorder())], base_estimator=GaussianNB(),
+                         maskings=("none",), cv=_RecordingGroupKFold(4),
+                         selection="average", random_state=0)
+    clf.fit(X, y, groups=groups)
+    # one fit per inner fold with that fold's training groups, then all of them
+    train_groups = [groups[np.setdiff1d(np.arange(len(y)), test)]
+                    for test in clf._splits_test]
+    assert len(seen) == 5
+    for got in seen[:4]:
+        assert any(np.array_equal(got, want) for want in train_groups)
+    np.testing.assert_array_equal(clf.embedders_[0][1].groups_, groups)
+    # without groups the embedder is fitted without them
+    clf.set_params(cv=4).fit(X, y)
+    assert clf.embedders_[0][1].groups_ is None
