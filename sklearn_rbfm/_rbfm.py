@@ -801,13 +801,10 @@ def _fit_embed(embedder, X, y, X_other, groups=None):
 
     ``groups`` reach the embedder's ``fit`` when it takes them.
     """
-    if y is None:
-        Z = embedder.fit_transform(X)
-    elif groups is not None and "groups" in inspect.signature(embedder.fit).parameters:
-        Z = embedder.fit(X, y, groups=groups).transform(X)
-    else:
-        Z = embedder.fit_transform(X, y)
-    Z = np.asarray(Z, dtype=np.float32)
+    takes_groups = groups is not None and "groups" in inspect.signature(embedder.fit).parameters
+    params = {"groups": groups} if takes_groups else {}
+    Z = np.asarray(embedder.fit_transform(X) if y is None
+                   else embedder.fit_transform(X, y, **params), dtype=np.float32)
     if X_other is None:
         return (embedder, Z) if y is None else (embedder, Z, None)
     return embedder, Z, np.asarray(embedder.transform(X_other), dtype=np.float32)
