@@ -32,10 +32,12 @@ test clips:
   removed in 10 steps: waveform samples set to zero, silence; spectrogram
   bins set to the clip's minimum, its floor), true class explained.
 
-Run (as measured in RESULTS.md; one process at a time)::
+Run (as measured in RESULTS.md; ``--folds`` splits a net's folds over
+processes; without ``--epochs`` each net trains for its default number of
+epochs, 100 for the AlexNet-like net, 30 for AudioNet)::
 
-    nice -n 5 python benchmarks/bench_becker.py --net alexnet --width 0.25 --epochs 30
-    nice -n 5 python benchmarks/bench_becker.py --net audionet --width 0.125 --epochs 20
+    nice -n 5 python benchmarks/bench_becker.py --net alexnet --width 0.25
+    nice -n 5 python benchmarks/bench_becker.py --net audionet --width 0.25
     nice -n 5 python benchmarks/bench_becker.py --phase explain --net alexnet --n-explain 30
     nice -n 5 python benchmarks/bench_becker.py --phase explain --net audionet --n-explain 30
     python benchmarks/bench_becker.py --phase report
@@ -228,7 +230,8 @@ def main():
                         help="folder of the per-net JSON results and fitted nets")
     parser.add_argument("--folds", type=int, nargs="*", default=None)
     parser.add_argument("--width", type=float, default=0.25)
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: the classifier's own)")
     parser.add_argument("--params", default="{}",
                         help="further KerasCNNClassifier parameters, as JSON")
     parser.add_argument("--n-explain", type=int, default=60)

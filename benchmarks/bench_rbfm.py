@@ -108,7 +108,7 @@ def tuned_lr_auc(Z_train, y_train, groups, Z_test, y_test, inner):
     return float(roc_auc_score(y_test, grid.decision_function(Z_test)))
 
 
-def run_task(digit, data, outer, inner, seed, n_jobs, extra_lr=False):
+def run_task(digit, data, outer, inner, seed, n_jobs, extra_lr=False, proba=None):
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
@@ -149,6 +149,19 @@ def run_task(digit, data, outer, inner, seed, n_jobs, extra_lr=False):
                 "selection": float(roc_auc_score(y_enc, fused_oof[:, 1])),
                 "test": float(roc_auc_score(y[test], fused_test[:, 1]))}
         rows.append(row)
+        if proba is not None:
+            # every member's out-of-fold and test probabilities, so that new
+            # selection rules can be scored offline on the same fitted members
+            inner_fold = np.full(len(train), -1)
+            for j, part in enumerate(clf._splits_test):
+                inner_fold[part] = j
+            key = f"d{digit}_f{k}"
+            proba.update({f"{key}_oof": clf.oof_proba_[:, :, 1].astype(np.float32),
+                          f"{key}_test": test_proba[:, :, 1].astype(np.float32),
+                          f"{key}_y_train": y_enc.astype(np.int8),
+                          f"{key}_y_test": y[test].astype(np.int8),
+                          f"{key}_inner_fold": inner_fold.astype(np.int8),
+                          f"{key}_members": np.array(names)})
         print(f"digit {digit} fold {k}: fit {fit_s:.0f} s; greedy test "
               f"{row['rules']['greedy']['test']:.4f}; same-protocol single "
               f"{row['same_protocol_single']} {member_test[row['same_protocol_single']]:.4f}",
@@ -256,6 +269,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--json", default=None, help="write every row here")
+    parser.add_argument("--proba", default=None,
+                        help="write every member's out-of-fold and test probabilities "
+                        "here (.npz)")
     parser.add_argument("--extra-lr", action="store_true",
                         help="add a logistic regression per embedding as extra_members")
     parser.add_argument("--base-models", action="store_true",
@@ -273,10 +289,13 @@ def main():
             with open(args.json, "w") as fh:
                 json.dump(rows, fh, indent=1)
         return
-    rows = []
+    rows, proba = [], {} if args.proba else None
     for digit in tasks:
         rows += run_task(digit, data, args.outer, args.inner, args.seed, args.n_jobs,
-                         args.extra_lr)
+                         args.extra_lr, proba)
+        if args.proba:
+            np.savez(args.proba + ".tmp.npz", **proba)
+            os.replace(args.proba + ".tmp.npz", args.proba)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}; {len(data['y'])} clips, tasks {tasks}, "

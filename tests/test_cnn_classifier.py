@@ -264,6 +264,19 @@ def test_trains_on_all_clips_by_default_and_augmentation_is_validated():
             KerasCNNClassifier(epochs=1, **bad).fit(X, y)
 
 
+def test_default_epochs_depend_on_the_architecture():
+    X, y = blobs(n=16)
+    alexnet = KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), width=0.05,
+                                 batch_size=16, random_state=0).fit(X, y)
+    assert alexnet.epochs is None and len(alexnet.history_["loss"]) == 100
+    # the cosine schedule spans the resolved number of epochs
+    assert alexnet.history_["lr"][50] == pytest.approx(0.5e-3, rel=1e-3)
+    W, labels = tones(n=16, n_samples=64)
+    audionet = KerasCNNClassifier(width=0.05, batch_size=16, random_state=0).fit(W, labels)
+    assert len(audionet.history_["loss"]) == 30
+    assert audionet.history_["lr"][15] == pytest.approx(0.5e-3, rel=1e-3)
+
+
 def test_early_stopping_holds_out_whole_groups():
     from sklearn_rbfm._keras import validation_split
 

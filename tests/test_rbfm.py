@@ -143,6 +143,27 @@ def test_selection_rules(selection, data):
     assert clf.best_score_ == pytest.approx(roc_auc_score(y, fused[:, 1]))
 
 
+def test_multiclass_greedy_scores_candidates_as_the_scorer_does():
+    from sklearn.metrics import get_scorer
+    from sklearn.utils import check_random_state
+
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 4, 300)
+    proba = rng.dirichlet(np.ones(4), size=(7, 300))
+    # members of graded skill, so that the selection has something to find
+    proba[:, np.arange(300), y] += np.linspace(0.05, 0.6, 7)[:, None]
+    proba /= proba.sum(axis=2, keepdims=True)
+    weights = {}
+    for scoring in ("roc_auc_ovr", get_scorer("roc_auc_ovr")):
+        clf = RBFMClassifier(scoring=scoring)
+        clf.classes_, clf.oof_proba_ = np.arange(4), proba
+        clf._seeds = check_random_state(0).randint(2**31 - 1, size=4)
+        weights[isinstance(scoring, str)] = clf._bagged_greedy(y, list("abcdefg"))
+    # the vectorised one-vs-rest AUC chooses exactly what the scorer chooses
+    np.testing.assert_array_equal(weights[True], weights[False])
+    assert np.argmax(weights[True]) == 6  # the most skilled member, most often
+
+
 def test_out_of_fold_probabilities_never_saw_the_label():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(80, 300)).astype(np.float32)
