@@ -244,8 +244,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     spectrograms (its 100 default epochs: 6 CPU minutes), 4 ms at
     ``width=0.5``; ``'audionet'`` costs about 7 ms per clip and epoch at
     ``width=0.25`` on 8000-sample waveforms (its 30 default epochs: 15 CPU
-    minutes). The published width
-    (``width=1.0``) costs several times more.
+    minutes). The published width (``width=1.0``) costs several times
+    more.
 
     Deviations from the paper, for CPU-sized data and time:
 

@@ -35,7 +35,7 @@ _SUFFIX = {"none": "", "minimal": "_min", "negative": "_neg"}
 # Bagged ensemble selection (Caruana et al. 2004, section 2.3): bags, and the
 # share of the members each bag may choose from. The bags are a Monte Carlo
 # estimate of the selection: with 20 of them the draw of the bags alone moved
-# the fused test AUC by up to 0.01 on FSDD tasks; 100 settle it
+# the fused test AUC by more than 0.01 on some FSDD tasks; 100 settle it
 # (benchmarks/RESULTS.md) for a fraction of a second per fit.
 _N_BAGS = 100
 _BAG_FRACTION = 0.5
