@@ -6,11 +6,12 @@ speakers with the classifier's default schedule and augmentation (new
 voices by speed or frequency warps, random offsets, masks) and is tested
 on the sixth.
 
-- AudioNet on 8 kHz waveforms in a fixed 8000-sample frame
-  (``AudioLoader(8000, duration=1.0)``);
+- AudioNet on 8 kHz waveforms in a fixed 8000-sample frame, each file's
+  DC offset removed (``AudioLoader(8000, duration=1.0, remove_dc=True)``;
+  ``--keep-dc`` keeps it, as the runs before);
 - the AlexNet-like net on 129 x 63 log power spectrograms of those
   waveforms (``SpectrogramTransformer('power', sr=8000, n_fft=256,
-  hop_length=128)``);
+  hop_length=128)``; ``--front mel``: 64 log-mel bands);
 - named baseline: logistic regression on the same spectrograms,
   standardised per bin (``C=0.01``).
 
@@ -64,15 +65,16 @@ FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 NETS = ("audionet", "alexnet")
 
 
-def load():
+def load(remove_dc=True):
     labels = pd.read_csv(FSDD / "labels.csv")
     files = [str(FSDD / p) for p in labels["path"]]
-    waves = AudioLoader(8000, duration=1.0).fit_transform(files)
+    waves = AudioLoader(8000, duration=1.0, remove_dc=remove_dc).fit_transform(files)
     return waves, labels["label"].to_numpy(), labels["speaker"].to_numpy()
 
 
-def spectrograms(waves):
-    spec = SpectrogramTransformer("power", sr=8000, n_fft=256, hop_length=128)
+def spectrograms(waves, kind="power"):
+    spec = SpectrogramTransformer(kind, sr=8000, n_fft=256, hop_length=128,
+                                  **({"n_mels": 64} if kind == "mel" else {}))
     return spec.fit_transform(waves), spec.spectrogram_shape_
 
 
@@ -100,7 +102,6 @@ def train(args, waves, S, shape, y, speakers):
     # one process per net, so that two can share the machine; the baseline
     # runs beside the spectrogram net, on the same spectrograms
     out = results_file(args, args.net)
-    results = read(out)
     folds = list(LeaveOneGroupOut().split(waves, y, speakers))
     for k, (tr, te) in enumerate(folds):
         if args.folds and k not in args.folds:
@@ -127,6 +128,8 @@ def train(args, waves, S, shape, y, speakers):
         with open(Path(args.out) / f"fold{k}_{net}.pkl", "wb") as f:
             pickle.dump(clf, f)
         row["load_average"] = os.getloadavg()
+        # read again: another process may have written its folds meanwhile
+        results = read(out)
         results[str(k)] = {**results.get(str(k), {}), **row}
         write(out, results)
         print(f"fold {k} ({speaker}): " + ", ".join(
@@ -139,7 +142,6 @@ def explain(args, waves, S, shape, y, speakers):
 
     net = args.net
     out = results_file(args, net, "explain")
-    results = read(out)
     folds = list(LeaveOneGroupOut().split(waves, y, speakers))
     for k, (_, te) in enumerate(folds):
         path = Path(args.out) / f"fold{k}_{net}.pkl"
@@ -172,6 +174,7 @@ def explain(args, waves, S, shape, y, speakers):
             random_aopc.append(curve.random_aopc)
         aopc["random"] = float(np.mean(random_aopc))
         entry["aopc"] = aopc
+        results = read(out)
         results[str(k)] = entry
         write(out, results)
         print(f"fold {k} {net}: drop relevant {test.relevant_drop:.3f} vs control "
@@ -237,13 +240,17 @@ def main():
     parser.add_argument("--n-explain", type=int, default=60)
     parser.add_argument("--region-fraction", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-dc", action="store_true",
+                        help="keep the files' DC offsets (the runs before remove_dc)")
+    parser.add_argument("--front", choices=("power", "mel"), default="power",
+                        help="spectrograms: 129 log power bins, or 64 log-mel bands")
     args = parser.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     if args.phase == "report":
         report(args)
         return
-    waves, y, speakers = load()
-    S, shape = spectrograms(waves)
+    waves, y, speakers = load(not args.keep_dc)
+    S, shape = spectrograms(waves, args.front)
     print(f"FSDD: {len(y)} clips, speakers {sorted(set(speakers))}, spectrograms {shape}; "
           f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)

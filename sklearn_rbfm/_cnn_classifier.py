@@ -25,10 +25,20 @@ from .utils._validation import as_float32
 _EAGER_BELOW_STEPS = 10
 # Epochs without a better validation loss before training stops.
 _PATIENCE = 6
-# epochs=None: the spectrogram network keeps improving on unseen speakers
-# up to 100 epochs of augmented batches (FSDD, benchmarks/RESULTS.md);
-# AudioNet costs about five times as much per epoch.
-_DEFAULT_EPOCHS = {"alexnet": 100, "audionet": 30}
+# epochs=None: about this many updates (batches), within (fewest, most)
+# epochs. On FSDD (2500 clips, 79 batches an epoch) the spectrogram network
+# keeps improving on unseen speakers up to 100 epochs of augmented batches
+# (benchmarks/RESULTS.md); AudioNet costs about five times as much per
+# epoch. A larger corpus brings more voices per epoch and trains for fewer.
+_DEFAULT_UPDATES = {"alexnet": 8000, "audionet": 2400}
+_DEFAULT_EPOCH_RANGE = {"alexnet": (20, 100), "audionet": (10, 30)}
+
+
+def default_epochs(architecture, n_batches):
+    """Epochs of ``epochs=None``: about the default updates, within the default range."""
+    fewest, most = _DEFAULT_EPOCH_RANGE[architecture]
+    wanted = -(-_DEFAULT_UPDATES[architecture] // max(n_batches, 1))
+    return int(min(max(wanted, fewest), most))
 
 
 def _content_bounds(X, shape):
@@ -104,6 +114,43 @@ def _warped(X, shape, warp, rng):
     return np.ascontiguousarray(np.swapaxes(by_freq, 1, 2)).reshape(n, -1)
 
 
+def _channel_curves(n, n_bins, db, rng):
+    """Random smooth gains in dB over ``n_bins`` frequencies, one row per clip.
+
+    Four cosines over the frequency axis (the k-th with a weight of 1/k):
+    tilts, humps and edge boosts or cuts, as microphones, rooms and
+    recorders colour a spectrum. Each curve is centred on zero and scaled
+    to a largest magnitude drawn from ``[0, db]``.
+    """
+    u = np.linspace(0.0, 1.0, n_bins)
+    k = np.arange(1, 5)
+    basis = np.cos(np.pi * k[:, None] * u[None, :]) / k[:, None]
+    curves = rng.standard_normal((n, len(k))) @ basis
+    curves -= curves.mean(axis=1, keepdims=True)
+    peak = np.maximum(np.abs(curves).max(axis=1, keepdims=True), 1e-12)
+    return curves / peak * rng.uniform(0.0, db, size=(n, 1))
+
+
+def _coloured(X, shape, db, rng):
+    """Each clip through a random channel: its spectrum shaped by a smooth curve.
+
+    A waveform is filtered in the frequency domain (its rfft multiplied by
+    the gains); a spectrogram, read as decibels, has the gains added to
+    every bin above the clip's floor (its smallest value: the padding and
+    the silence stay silent), no bin going below the floor.
+    """
+    n = len(X)
+    if len(shape) == 1:
+        spectrum = np.fft.rfft(X, axis=1)
+        gains = 10.0 ** (_channel_curves(n, spectrum.shape[1], db, rng) / 20.0)
+        return np.fft.irfft(spectrum * gains, n=X.shape[1], axis=1).astype(X.dtype)
+    frames = X.reshape(n, *shape)
+    floor = frames.min(axis=(1, 2), keepdims=True)
+    curves = _channel_curves(n, shape[0], db, rng)[:, :, None].astype(X.dtype)
+    out = np.where(frames > floor, np.maximum(frames + curves, floor), frames)
+    return out.reshape(n, -1)
+
+
 def _masked(X, shape, fraction, rng):
     """SpecAugment-style masks: per clip one time span (and one frequency band).
 
@@ -133,8 +180,9 @@ def _masked(X, shape, fraction, rng):
 def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
     """A Keras Sequence of shuffled, augmented training batches.
 
-    ``augment`` is None or ``(warp, mask_fraction)``: each batch is warped
-    (:func:`_warped`), its content moved to a random offset and masked
+    ``augment`` is None or ``(warp, mask_fraction, channel_db)``: each batch
+    is warped (:func:`_warped`), its content moved to a random offset,
+    coloured by random channels (:func:`_coloured`) and masked
     (:func:`_masked`).
     """
 
@@ -151,11 +199,13 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
             batch = X[rows]
             if augment is not None:
-                warp, mask_fraction = augment
+                warp, mask_fraction, channel_db = augment
                 if warp:
                     batch = _warped(batch, shape, warp, self.rng)
                 start, end = _content_bounds(batch, shape)
                 batch = _shifted(batch, shape, start, end, self.rng)
+                if channel_db:
+                    batch = _coloured(batch, shape, channel_db, self.rng)
                 if mask_fraction:
                     batch = _masked(batch, shape, mask_fraction, self.rng)
             return batch, y[rows], weights[rows]
@@ -210,13 +260,16 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
       first two, two dense layers of 1024 units without activation, dropout
       and a softmax output.
 
-    Both take flat rows: waveforms ``(n_samples, n_audio_samples)`` (e.g.
-    ``AudioLoader(8000, duration=1.0)``) or flat spectrograms
-    ``(n_samples, n_freq * n_frames)`` in (frequency, frame) order, as
-    :class:`~sklearn_rbfm.SpectrogramTransformer` returns them (e.g.
-    ``SpectrogramTransformer('power', sr=8000, n_fft=256, hop_length=128)``
-    of those waveforms: 129 x 63 log power bins). Every layer is named and
-    the network ends in a Dense softmax layer, so that
+    Both take flat rows: waveforms ``(n_samples, n_audio_samples)``
+    (e.g. ``AudioLoader(8000, duration=1.0, remove_dc=True)``) or flat
+    spectrograms ``(n_samples, n_freq * n_frames)`` in (frequency, frame)
+    order, as :class:`~sklearn_rbfm.SpectrogramTransformer` returns them
+    (e.g. ``SpectrogramTransformer('power', sr=8000, n_fft=256,
+    hop_length=128)`` of those waveforms: 129 x 63 log power bins). A DC
+    offset in the recordings is best removed when loading
+    (``remove_dc=True``): it costs the networks accuracy on the speakers
+    recorded with one. Every layer is named and the network ends in a
+    Dense softmax layer, so that
     :func:`sklearn_rbfm.explain.relevance_maps` explains it (its native
     engine folds batch normalisation into the preceding convolution).
 
@@ -232,7 +285,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     waveform, the silent frames of a spectrogram) is then moved to a random
     offset of the frame, and a random span of up to ``mask_fraction`` of
     the time axis (and, for spectrograms, a band of up to that fraction of
-    the frequency axis) is set to the clip's floor (SpecAugment). Early
+    the frequency axis) is set to the clip's floor (SpecAugment);
+    ``channel_db`` adds random channel responses. Early
     stopping on held-out speakers (``early_stopping=True``, ``groups``
     passed to :meth:`fit`) is available, but off by default: it costs the
     held-out voices, which the network needs more than a tuned stopping
@@ -242,10 +296,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     speakers, see ``benchmarks/RESULTS.md``): about 1.5 ms of CPU per clip
     and epoch for ``'alexnet'`` at ``width=0.25`` on 129 x 63
     spectrograms (its 100 default epochs: 6 CPU minutes), 4 ms at
-    ``width=0.5``; ``'audionet'`` costs about 7 ms per clip and epoch at
-    ``width=0.25`` on 8000-sample waveforms (its 30 default epochs: 15 CPU
-    minutes). The published width (``width=1.0``) costs several times
-    more.
+    ``width=0.5``; ``'audionet'`` costs about 5 ms per clip and epoch at
+    ``width=0.25`` on 8000-sample waveforms (its 30 default epochs: 6.5
+    CPU minutes). A corpus of 25,000 clips trains for 20 and 10 default
+    epochs: about 12 and 22 CPU minutes. The published width
+    (``width=1.0``) costs several times more.
 
     Deviations from the paper, for CPU-sized data and time:
 
@@ -290,12 +345,16 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     epochs : int or None, default=None
         Number of passes over the training data (the most, with early
-        stopping); the cosine learning-rate decay spans them. None: 100 for
-        ``'alexnet'``, 30 for ``'audionet'``. On FSDD (2500 clips of five
-        speakers) the AlexNet-like net's accuracy on unseen speakers kept
-        rising with the epochs of new augmented voices (30, 60, 100: 0.55,
-        0.61, 0.64 on its two hardest speakers); AudioNet costs about five
-        times as much per epoch. Larger corpora need fewer epochs.
+        stopping); the cosine learning-rate decay spans them. None: as many
+        as make about 8000 updates (batches) for ``'alexnet'``, within 20
+        to 100 epochs, and about 2400 for ``'audionet'``, within 10 to 30:
+        100 and 30 epochs for up to about 2500 clips at ``batch_size=32``,
+        fewer for larger corpora, so that their cost grows with their size
+        and not with 100 passes over it (measured on FSDD only). On
+        FSDD (2500 clips of five speakers) the AlexNet-like net's accuracy
+        on unseen speakers kept rising with the epochs of new augmented
+        voices (30, 60, 100: 0.55, 0.61, 0.64 on its two hardest
+        speakers); AudioNet costs about five times as much per epoch.
 
     batch_size : int, default=32
         Mini-batch size for training and prediction.
@@ -325,6 +384,18 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     mask_fraction : float in [0, 1), default=0.15
         Largest width of the masked time span (and frequency band), as a
         fraction of its axis; 0 turns masking off.
+
+    channel_db : float >= 0, default=0.0
+        Largest gain, in decibels, of a random channel response given to
+        each training clip in each batch: a smooth curve over frequency
+        (tilts, humps, boosted or cut band edges, as microphones, rooms and
+        recorders colour a recording). Spectrograms must hold decibels (as
+        the log spectrograms of :class:`~sklearn_rbfm.SpectrogramTransformer`
+        do); the curve is added to every bin above the clip's floor.
+        Waveforms are filtered with it. 0 turns it off. Off by default: on
+        FSDD, 10 dB raised the accuracy on a speaker recorded through a
+        low-pass channel (0.66 to 0.79) and lowered it on another (0.69 to
+        0.59) (``benchmarks/RESULTS.md``).
 
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy loss.
@@ -411,6 +482,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "augment": ["boolean"],
         "warp": [Interval(Real, 0, 0.5, closed="both")],
         "mask_fraction": [Interval(Real, 0, 1, closed="left")],
+        "channel_db": [Interval(Real, 0, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -433,6 +505,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         augment=True,
         warp=0.15,
         mask_fraction=0.15,
+        channel_db=0.0,
         label_smoothing=0.0,
         class_weight="balanced",
         validation_fraction=0.15,
@@ -451,6 +524,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.warp = warp
         self.mask_fraction = mask_fraction
+        self.channel_db = channel_db
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
@@ -560,11 +634,13 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         y = np.eye(len(self.classes_), dtype=np.float32)[y]
         batches = _batches(
             tf, X[train], y[train], sample_weight[train], self.batch_size,
-            shape, (self.warp, self.mask_fraction) if self.augment else None, seed,
+            shape,
+            (self.warp, self.mask_fraction, self.channel_db) if self.augment else None,
+            seed,
         )
         # Tracing the training step costs seconds; over few steps an eager
         # loop is faster overall.
-        epochs = self.epochs or _DEFAULT_EPOCHS[self.architecture]
+        epochs = self.epochs or default_epochs(self.architecture, len(batches))
         eager = epochs * len(batches) < _EAGER_BELOW_STEPS
         self.model_.compile(
             optimizer=tf.keras.optimizers.Adam(learning_rate=self.learning_rate),

@@ -254,12 +254,40 @@ def test_masks_silence_one_span_per_axis_at_the_clips_floor():
     assert at_floor.all(axis=1).sum(axis=1).max() <= 5
 
 
+def test_channel_colouring_adds_one_smooth_curve_per_clip_above_the_floor():
+    from sklearn_rbfm._cnn_classifier import _channel_curves, _coloured
+
+    rng = np.random.RandomState(0)
+    curves = _channel_curves(500, 129, 12.0, rng)
+    peaks = np.abs(curves).max(axis=1)
+    assert peaks.max() <= 12.0 + 1e-9 and peaks.max() > 11.0 and peaks.min() < 1.0
+    np.testing.assert_allclose(curves.mean(axis=1), 0, atol=1e-9)
+    # smooth: neighbouring bins differ by a small part of the peak
+    assert np.abs(np.diff(curves, axis=1)).max() < 0.2 * 12.0
+    # spectrograms in dB: each band of a clip moves by one gain, every frame alike
+    S = rng.uniform(-40, 0, size=(20, 16, 6)).astype(np.float32)
+    S[:, :, 4:] = -100.0  # padding frames at the floor
+    out = _coloured(S.reshape(20, -1), (16, 6), 20.0, rng).reshape(20, 16, 6)
+    np.testing.assert_array_equal(out[:, :, 4:], -100.0)
+    gain = out[:, :, :4] - S[:, :, :4]
+    np.testing.assert_allclose(gain, gain[:, :, :1].repeat(4, axis=2), atol=1e-4)
+    assert np.abs(gain).max() > 5 and np.abs(gain).max() <= 20.0 + 1e-4
+    # waveforms: filtered, so the spectrum's shape changes but not the length
+    t = np.arange(800) / 8000
+    W = np.stack([np.sin(2 * np.pi * 300 * t) + np.sin(2 * np.pi * 3000 * t)] * 50)
+    out = _coloured(W.astype(np.float32), (800,), 20.0, rng)
+    spectrum = np.abs(np.fft.rfft(out, axis=1))
+    ratio_db = 20 * np.log10(spectrum[:, 300] / spectrum[:, 30])  # 3 kHz vs 300 Hz
+    assert out.shape == W.shape and ratio_db.std() > 3 and np.abs(ratio_db).max() <= 40.1
+
+
 def test_trains_on_all_clips_by_default_and_augmentation_is_validated():
     X, y = tones(n=24, n_samples=64)
     clf = KerasCNNClassifier(width=0.05, epochs=2, random_state=0).fit(
         X, y, groups=np.arange(24) % 4)
     assert "val_loss" not in clf.history_ and len(clf.history_["loss"]) == 2
-    for bad in (dict(warp=0.6), dict(warp=-0.1), dict(mask_fraction=1.0)):
+    for bad in (dict(warp=0.6), dict(warp=-0.1), dict(mask_fraction=1.0),
+                dict(channel_db=-1.0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             KerasCNNClassifier(epochs=1, **bad).fit(X, y)
 
@@ -275,6 +303,21 @@ def test_default_epochs_depend_on_the_architecture():
     audionet = KerasCNNClassifier(width=0.05, batch_size=16, random_state=0).fit(W, labels)
     assert len(audionet.history_["loss"]) == 30
     assert audionet.history_["lr"][15] == pytest.approx(0.5e-3, rel=1e-3)
+
+
+def test_default_epochs_make_a_fixed_number_of_updates_within_bounds():
+    from sklearn_rbfm._cnn_classifier import default_epochs
+
+    # FSDD's 2500 training clips, batches of 32: the measured 100 and 30
+    assert default_epochs("alexnet", 79) == 100
+    assert default_epochs("audionet", 79) == 30
+    # 10 times the clips: fewer passes, down to the floor
+    assert default_epochs("alexnet", 400) == 20
+    assert default_epochs("alexnet", 200) == 40
+    assert default_epochs("audionet", 100) == 24
+    assert default_epochs("audionet", 790) == 10
+    # a handful of batches: capped, not thousands of epochs
+    assert default_epochs("alexnet", 1) == 100
 
 
 def test_early_stopping_holds_out_whole_groups():

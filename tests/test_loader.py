@@ -137,6 +137,21 @@ def test_duration_pads_and_crops_at_start_or_centre(tmp_path):
         np.testing.assert_allclose(wave[0], expected, err_msg=f"{align} {duration}")
 
 
+def test_remove_dc_subtracts_the_files_mean_and_keeps_the_padding_silent(tmp_path):
+    tone = _tone(400, 8000, 0.25, amp=0.3)
+    sf.write(tmp_path / "offset.wav", tone + 0.2, 8000, subtype="FLOAT")
+    path = [tmp_path / "offset.wav"]
+    kept = AudioLoader(sr=8000, duration=0.5).fit_transform(path)[0]
+    removed = AudioLoader(sr=8000, duration=0.5, remove_dc=True).fit_transform(path)[0]
+    # 100 whole periods: the tone's own mean is zero, the offset is all of it
+    np.testing.assert_allclose(kept[:2000], tone + 0.2, atol=1e-6)
+    np.testing.assert_allclose(removed[:2000], tone, atol=1e-6)
+    assert not removed[2000:].any()
+    # the mean of the whole file, also when the clip keeps only part of it
+    cropped = AudioLoader(sr=8000, duration=0.01, remove_dc=True).fit_transform(path)[0]
+    np.testing.assert_allclose(cropped, tone[:80], atol=1e-6)
+
+
 def test_unequal_lengths_need_duration(tmp_path):
     sf.write(tmp_path / "short.wav", _tone(200.0, 8000, 0.25), 8000)
     sf.write(tmp_path / "long.wav", _tone(200.0, 8000, 0.5), 8000)
