@@ -9,6 +9,8 @@ classifiers of :class:`~sklearn_rbfm.KerasCNNClassifier`.
 
 import os
 
+import numpy as np
+
 from ._keras import import_tensorflow
 from . import _vggish
 
@@ -245,45 +247,102 @@ def _conv_block(layers, conv, x, name, batch_norm):
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def build_audionet(n_features, n_classes, width, dropout, standardize=True):
+def _prefixes(n_networks):
+    # One network keeps the plain layer names; several are named net1_, net2_, ...
+    return [""] if n_networks == 1 else [f"net{i}_" for i in range(1, n_networks + 1)]
+
+
+def _dense_top(layers, x, units, dropout, prefix):
+    # Two dense layers without activation (as in the authors' code), dropout
+    # after each.
+    x = layers.Flatten(name=f"{prefix}flatten")(x)
+    for i, n in enumerate(units, start=1):
+        x = layers.Dense(n, name=f"{prefix}dense{i}")(x)
+        x = layers.Dropout(dropout, name=f"{prefix}dropout{i}")(x)
+    return x
+
+
+def _classifier(layers, x, n_classes, prefix):
+    return layers.Dense(n_classes, activation="softmax", name=f"{prefix}output")(x)
+
+
+def _model(tf, inputs, outputs, name):
+    """One output, or a list of them for several networks."""
+    return tf.keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)
+
+
+def averaged_network(model, n_networks):
+    """One softmax over the mean of the logits of the ``n_networks`` trained side by side.
+
+    ``model`` is the training model of :func:`build_audionet` or
+    :func:`build_alexnet` with several networks (one output each). The
+    returned model shares their layers and ends in one Dense softmax layer
+    (``output``) reading their last hidden layers side by side; its kernel
+    is the networks' output kernels stacked and divided by ``n_networks``,
+    its bias their mean, so that its logits are the mean of theirs and a
+    relevance method explains the ensemble as one network.
+    """
+    tf = import_tensorflow()
+    prefixes = _prefixes(n_networks)
+    features = [model.get_layer(f"{p}dropout2").output for p in prefixes]
+    heads = [model.get_layer(f"{p}output") for p in prefixes]
+    x = tf.keras.layers.Concatenate(name="networks")(features)
+    head = tf.keras.layers.Dense(
+        heads[0].units, activation="softmax", name="output"
+    )
+    outputs = head(x)
+    kernels, biases = zip(*(h.get_weights() for h in heads))
+    head.set_weights([
+        np.concatenate(kernels, axis=0) / n_networks,
+        np.mean(biases, axis=0),
+    ])
+    return tf.keras.Model(model.input, outputs, name=model.name)
+
+
+def build_audionet(n_features, n_classes, width, dropout, standardize=True,
+                   n_networks=1):
     """Becker et al.'s AudioNet on waveforms of ``n_features`` samples.
 
     Per-clip standardisation (a LayerNormalization without scale or offset,
-    unless ``standardize`` is False), six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
-    first pooling 3 wide, the others 2, stride 2), two dense layers
-    *without* activation (as in the authors' code), dropout after each, and
-    the softmax output.
+    unless ``standardize`` is False), six blocks of Conv1D(3) +
+    BatchNormalization + ReLU + max pooling (the first pooling 3 wide, the
+    others 2, stride 2), two dense layers *without* activation (as in the
+    authors' code), dropout after each, and the softmax output. With
+    ``n_networks > 1``, that many such networks read the standardised input
+    side by side, each with its own output (see :func:`averaged_network`).
     """
     tf = import_tensorflow()
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(n_features,), name="input")
     x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_features, 1), name="to_channels")(x)
-    for i, filters in enumerate(AUDIONET_FILTERS, start=1):
-        conv = layers.Conv1D(
-            _scaled(filters, width), 3, padding="same", name=f"conv{i}"
-        )
-        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=True)
-        x = layers.MaxPooling1D(
-            3 if i == 1 else 2, strides=2, padding="same", name=f"pool{i}"
-        )(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
-    x = layers.Dropout(dropout, name="dropout1")(x)
-    x = layers.Dense(_scaled(512, width), name="dense2")(x)
-    x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return tf.keras.Model(inputs, outputs, name="audionet")
+    outputs = []
+    for p in _prefixes(n_networks):
+        h = x
+        for i, filters in enumerate(AUDIONET_FILTERS, start=1):
+            conv = layers.Conv1D(
+                _scaled(filters, width), 3, padding="same", name=f"{p}conv{i}"
+            )
+            h = _conv_block(layers, conv, h, f"{p}conv{i}", batch_norm=True)
+            h = layers.MaxPooling1D(
+                3 if i == 1 else 2, strides=2, padding="same", name=f"{p}pool{i}"
+            )(h)
+        units = (_scaled(1024, width), _scaled(512, width))
+        h = _dense_top(layers, h, units, dropout, p)
+        outputs.append(_classifier(layers, h, n_classes, p))
+    return _model(tf, inputs, outputs, "audionet")
 
 
-def build_alexnet(shape, n_classes, width, dropout, standardize=True):
+def build_alexnet(shape, n_classes, width, dropout, standardize=True, n_networks=1):
     """The AlexNet-like spectrogram network of Becker et al.
 
     Per-clip standardisation (per frequency band when ``standardize`` is
     ``'frequency'``, none when False), convolutions 11x11/4 and 5x5 each followed by
     BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
     normalisation), three 3x3 convolutions with ReLU, two dense layers of
-    1024 units without activation, dropout and the softmax output.
+    1024 units without activation, dropout and the softmax output. With
+    ``n_networks > 1``, that many such networks read the standardised input
+    side by side, each with its own output (see :func:`averaged_network`).
     """
     tf = import_tensorflow()
     layers = tf.keras.layers
@@ -297,18 +356,20 @@ def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     else:
         x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
-    for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
-        conv = layers.Conv2D(
-            _scaled(filters, width), kernel, strides=stride, padding="same",
-            name=f"conv{i}",
-        )
-        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=pool)
-        if pool:
-            x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
-    x = layers.Dropout(dropout, name="dropout1")(x)
-    x = layers.Dense(_scaled(1024, width), name="dense2")(x)
-    x = layers.Dropout(dropout, name="dropout2")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return tf.keras.Model(inputs, outputs, name="alexnet")
+    outputs = []
+    for p in _prefixes(n_networks):
+        h = x
+        for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
+            conv = layers.Conv2D(
+                _scaled(filters, width), kernel, strides=stride, padding="same",
+                name=f"{p}conv{i}",
+            )
+            h = _conv_block(layers, conv, h, f"{p}conv{i}", batch_norm=pool)
+            if pool:
+                h = layers.MaxPooling2D(
+                    3, strides=2, padding="same", name=f"{p}pool{i}"
+                )(h)
+        units = (_scaled(1024, width), _scaled(1024, width))
+        h = _dense_top(layers, h, units, dropout, p)
+        outputs.append(_classifier(layers, h, n_classes, p))
+    return _model(tf, inputs, outputs, "alexnet")

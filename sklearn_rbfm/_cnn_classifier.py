@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._architectures import build_alexnet, build_audionet
+from ._architectures import averaged_network, build_alexnet, build_audionet
 from ._keras import (
     KerasPickleMixin,
     class_weight_dict,
@@ -177,13 +177,31 @@ def _masked(X, shape, fraction, rng):
     return out
 
 
-def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
+def _mixed(X, y, weights, alpha, rng):
+    """mixup: each clip blended with a random partner of the batch, targets alike.
+
+    ``lam`` is drawn per clip from Beta(alpha, alpha) and folded into
+    [0.5, 1], so that each mixed clip keeps most of its own content; clip,
+    one-hot target and loss weight become ``lam * own + (1 - lam) * partner``.
+    """
+    lam = rng.beta(alpha, alpha, size=len(X))
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = rng.permutation(len(X))
+    mix = lambda a: (
+        lam.reshape((-1,) + (1,) * (a.ndim - 1)) * a
+        + (1.0 - lam).reshape((-1,) + (1,) * (a.ndim - 1)) * a[partner]
+    ).astype(a.dtype)
+    return mix(X), mix(y), mix(weights)
+
+
+def _batches(tf, X, y, weights, batch_size, shape, augment, seed, n_outputs=1):
     """A Keras Sequence of shuffled, augmented training batches.
 
-    ``augment`` is None or ``(warp, mask_fraction, channel_db)``: each batch
-    is warped (:func:`_warped`), its content moved to a random offset,
-    coloured by random channels (:func:`_coloured`) and masked
-    (:func:`_masked`).
+    ``augment`` is None or ``(warp, mask_fraction, channel_db, mixup)``:
+    each batch is warped (:func:`_warped`), its content moved to a random
+    offset, coloured by random channels (:func:`_coloured`), masked
+    (:func:`_masked`) and mixed (:func:`_mixed`). With ``n_outputs > 1`` the targets and weights are
+    repeated for each output of the model.
     """
 
     class Batches(tf.keras.utils.Sequence):
@@ -197,9 +215,9 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
 
         def __getitem__(self, index):
             rows = self.order[index * batch_size : (index + 1) * batch_size]
-            batch = X[rows]
+            batch, targets, w = X[rows], y[rows], weights[rows]
             if augment is not None:
-                warp, mask_fraction, channel_db = augment
+                warp, mask_fraction, channel_db, mixup = augment
                 if warp:
                     batch = _warped(batch, shape, warp, self.rng)
                 start, end = _content_bounds(batch, shape)
@@ -208,7 +226,11 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
                     batch = _coloured(batch, shape, channel_db, self.rng)
                 if mask_fraction:
                     batch = _masked(batch, shape, mask_fraction, self.rng)
-            return batch, y[rows], weights[rows]
+                if mixup:
+                    batch, targets, w = _mixed(batch, targets, w, mixup, self.rng)
+            if n_outputs == 1:
+                return batch, targets, w
+            return batch, (targets,) * n_outputs, (w,) * n_outputs
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(X))
@@ -286,11 +308,15 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     offset of the frame, and a random span of up to ``mask_fraction`` of
     the time axis (and, for spectrograms, a band of up to that fraction of
     the frequency axis) is set to the clip's floor (SpecAugment);
-    ``channel_db`` adds random channel responses. Early
+    ``channel_db`` adds random channel responses and ``mixup`` blends
+    clips. Early
     stopping on held-out speakers (``early_stopping=True``, ``groups``
     passed to :meth:`fit`) is available, but off by default: it costs the
     held-out voices, which the network needs more than a tuned stopping
-    point.
+    point. ``n_networks`` trains several networks from different random
+    initialisations side by side on the same batches, each on its own
+    loss, and averages their logits: one fitted Keras model whose single
+    softmax output a relevance method explains as one network.
 
     Cost on two CPU cores (measured on FSDD, 2500 one-second clips of 5
     speakers, see ``benchmarks/RESULTS.md``): about 1.5 ms of CPU per clip
@@ -399,6 +425,23 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         three of six folds by 0.01-0.04 (``benchmarks/RESULTS.md``). Off by
         default, since dB gains would swamp inputs on other scales.
 
+    mixup : float >= 0, default=0.0
+        mixup (Zhang et al., 2018) as the last augmentation step: each
+        training clip is blended with a random partner of its batch,
+        ``lam * own + (1 - lam) * partner``, and so are their one-hot
+        targets and loss weights; ``lam`` is drawn per clip from
+        Beta(mixup, mixup) and folded into [0.5, 1]. 0 turns it off; 0.4
+        is a usual value. Log spectrograms are blended as they are (in dB).
+
+    n_networks : int, default=1
+        Number of networks trained side by side, from different random
+        initialisations, on the same augmented batches (each network's
+        weights follow the gradient of its own loss only, so the first one
+        is the network ``n_networks=1`` trains). ``model_`` ends in one
+        Dense softmax layer over their last hidden layers side by side,
+        whose logits are the mean of the networks' logits. Costs
+        ``n_networks`` times the training and prediction.
+
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy loss.
 
@@ -432,7 +475,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         Class labels.
 
     model_ : tf.keras.Model
-        The fitted network (softmax output).
+        The fitted network (softmax output). With ``n_networks > 1`` its
+        layers are named ``net1_conv1``, ``net2_conv1``, ... and its
+        ``output`` layer averages the networks' logits.
 
     input_shape_ : tuple of int
         Shape of one input of the network before flattening: ``(n_samples,)``
@@ -440,7 +485,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     history_ : dict
         Per-epoch training metrics (``loss``, ``lr``, and ``val_loss`` with
-        early stopping).
+        early stopping). With ``n_networks > 1``, ``loss`` is the mean of
+        the networks' losses, each under ``net<i>_output_loss``.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -485,6 +531,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         "warp": [Interval(Real, 0, 0.5, closed="both")],
         "mask_fraction": [Interval(Real, 0, 1, closed="left")],
         "channel_db": [Interval(Real, 0, None, closed="left")],
+        "mixup": [Interval(Real, 0, None, closed="left")],
+        "n_networks": [Interval(Integral, 1, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
@@ -508,6 +556,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         warp=0.15,
         mask_fraction=0.15,
         channel_db=0.0,
+        mixup=0.0,
+        n_networks=1,
         label_smoothing=0.0,
         class_weight="balanced",
         validation_fraction=0.15,
@@ -527,6 +577,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.warp = warp
         self.mask_fraction = mask_fraction
         self.channel_db = channel_db
+        self.mixup = mixup
+        self.n_networks = n_networks
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
@@ -618,27 +670,34 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
             if self.architecture == "audionet":
                 self.model_ = build_audionet(
                     X.shape[1], n_classes, self.width, self.dropout,
-                    self.standardize,
+                    self.standardize, self.n_networks,
                 )
             else:
                 self.model_ = build_alexnet(
                     input_shape, n_classes, self.width, self.dropout,
-                    self.standardize,
+                    self.standardize, self.n_networks,
                 )
             self.history_ = self._train(
                 tf, X, y_encoded, sample_weight, train, val, input_shape, seed
             )
+        if self.n_networks > 1:
+            self.model_ = averaged_network(self.model_, self.n_networks)
         self.input_shape_ = input_shape
         return self
 
     def _train(self, tf, X, y, sample_weight, train, val, shape, seed):
         # one-hot targets: Keras' sparse cross-entropy cannot smooth labels
         y = np.eye(len(self.classes_), dtype=np.float32)[y]
+        # Several networks: one loss per network, summed; each network's
+        # weights see only the gradient of its own loss, as if trained alone
+        # on the same batches.
+        k = self.n_networks
         batches = _batches(
             tf, X[train], y[train], sample_weight[train], self.batch_size,
             shape,
-            (self.warp, self.mask_fraction, self.channel_db) if self.augment else None,
-            seed,
+            (self.warp, self.mask_fraction, self.channel_db, self.mixup)
+            if self.augment else None,
+            seed, k,
         )
         # Tracing the training step costs seconds; over few steps an eager
         # loop is faster overall.
@@ -659,7 +718,7 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         ]
         validation = None
         if val is not None:
-            validation = (X[val], y[val])
+            validation = (X[val], y[val] if k == 1 else (y[val],) * k)
             callbacks.append(
                 tf.keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=_PATIENCE,
@@ -676,7 +735,14 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
         )
         _recalibrate_batch_norm(tf, self.model_, X[train], max(self.batch_size, 256))
-        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        history = {key: [float(v) for v in vals] for key, vals in history.history.items()}
+        if k > 1:
+            # Keras sums the networks' losses; report their mean, and each
+            # network's own under net<i>_output_loss
+            for key in ("loss", "val_loss"):
+                if key in history:
+                    history[key] = [v / k for v in history[key]]
+        return history
 
     def predict_proba(self, X):
         """Class probabilities.

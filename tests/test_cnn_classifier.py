@@ -124,6 +124,65 @@ def test_frequency_standardisation_normalises_each_band_and_is_explained():
     assert R.shape == (2, 8, 8) and np.isfinite(R).all() and np.abs(R).sum() > 0
 
 
+def test_averaged_network_outputs_the_softmax_of_the_mean_logits():
+    from sklearn_rbfm._architectures import averaged_network, build_alexnet
+
+    rng = np.random.RandomState(0)
+    train = build_alexnet((8, 8), 3, 0.05, 0.5, n_networks=3)
+    for i in (1, 2, 3):  # distinct heads, so that a wrong stacking shows
+        head = train.get_layer(f"net{i}_output")
+        head.set_weights([rng.randn(*w.shape).astype(np.float32) for w in head.get_weights()])
+    X, _ = blobs(n=6)
+    members = train.predict(X, verbose=0)
+    assert len(members) == 3
+    logits = np.mean([np.log(p) for p in members], axis=0)
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    averaged = averaged_network(train, 3)
+    np.testing.assert_allclose(averaged.predict(X, verbose=0), expected, rtol=1e-4, atol=1e-6)
+    units = train.get_layer("net1_dense2").units
+    assert averaged.get_layer("output").kernel.shape == (3 * units, 3)
+
+
+@pytest.mark.parametrize("architecture", ["audionet", "alexnet"])
+def test_several_networks_train_side_by_side_and_are_explained_as_one(architecture):
+    from sklearn_rbfm.explain import relevance_maps
+
+    if architecture == "audionet":
+        X, y = tones(n=48, n_samples=128)
+        shape = None
+    else:
+        X, y = blobs(n=48)
+        shape = (8, 8)
+    # no dropout: its masks are the one random draw the networks share
+    params = dict(spectrogram_shape=shape, width=0.05, epochs=12, batch_size=16,
+                  learning_rate=0.005, dropout=0.0, random_state=0)
+    clf = KerasCNNClassifier(architecture, n_networks=3, **params).fit(X, y)
+    names = [layer.name for layer in clf.model_.layers]
+    assert {"net1_conv1", "net2_conv1", "net3_conv1"} <= set(names)
+    assert "conv1" not in names and names.count("output") == 1
+    # the networks start apart and stay apart
+    kernels = [clf.model_.get_layer(f"net{i}_conv1").get_weights()[0] for i in (1, 2, 3)]
+    assert not np.allclose(kernels[0], kernels[1])
+    # each network's own loss, their mean as "loss"
+    per_net = [clf.history_[f"net{i}_output_loss"] for i in (1, 2, 3)]
+    np.testing.assert_allclose(clf.history_["loss"], np.mean(per_net, axis=0), rtol=1e-4)
+    assert clf.score(X, y) >= 0.9
+    # the first network is the one n_networks=1 trains: same initial
+    # weights, same batches, a gradient of its own loss only
+    single = KerasCNNClassifier(architecture, **params).fit(X, y)
+    np.testing.assert_allclose(single.history_["loss"], clf.history_["net1_output_loss"],
+                               rtol=1e-3)
+    np.testing.assert_allclose(single.model_.get_layer("conv1").get_weights()[0],
+                               clf.model_.get_layer("net1_conv1").get_weights()[0],
+                               rtol=1e-3, atol=1e-5)
+    R = relevance_maps(clf, X[:4], method="lrp.epsilon", target=y[:4])
+    assert R.shape == ((4, 128) if shape is None else (4, 8, 8))
+    assert np.isfinite(R).all() and np.abs(R).sum() > 0
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+
+
 def test_full_width_matches_the_paper_sizes():
     X, y = tones(n=4, n_samples=64)
     clf = KerasCNNClassifier(width=1.0, epochs=1, random_state=0).fit(X, y)
@@ -279,6 +338,37 @@ def test_channel_colouring_adds_one_smooth_curve_per_clip_above_the_floor():
     spectrum = np.abs(np.fft.rfft(out, axis=1))
     ratio_db = 20 * np.log10(spectrum[:, 300] / spectrum[:, 30])  # 3 kHz vs 300 Hz
     assert out.shape == W.shape and ratio_db.std() > 3 and np.abs(ratio_db).max() <= 40.1
+
+
+def test_mixup_blends_each_clip_target_and_weight_with_one_partner():
+    from sklearn_rbfm._cnn_classifier import _mixed
+
+    rng = np.random.RandomState(0)
+    n = 12
+    X = rng.randn(n, 5).astype(np.float32)
+    y = np.eye(n, dtype=np.float32)  # clip i is class i: y shows lam and partner
+    w = rng.uniform(1, 2, n).astype(np.float32)
+    Xm, ym, wm = _mixed(X, y, w, 0.4, np.random.RandomState(1))
+    assert Xm.dtype == X.dtype and ym.dtype == y.dtype
+    np.testing.assert_allclose(ym.sum(axis=1), 1.0, rtol=1e-6)
+    moved = 0
+    for i in range(n):
+        lam = ym[i, i]
+        assert lam >= 0.5 - 1e-6
+        others = np.flatnonzero((ym[i] > 0) & (np.arange(n) != i))
+        assert len(others) <= 1
+        j = others[0] if len(others) else i
+        np.testing.assert_allclose(Xm[i], lam * X[i] + (1 - lam) * X[j], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(wm[i], lam * w[i] + (1 - lam) * w[j], rtol=1e-5)
+        moved += j != i and lam < 0.99
+    assert moved >= n // 2
+    # on a fit: validated, and the classifier still learns the tones
+    X, y = tones(n=48, n_samples=128)
+    with pytest.raises(ValueError, match="mixup"):
+        KerasCNNClassifier(mixup=-0.1, epochs=1).fit(X, y)
+    clf = KerasCNNClassifier(width=0.05, epochs=12, batch_size=16, learning_rate=0.005,
+                             mixup=0.4, random_state=0).fit(X, y)
+    assert clf.score(*tones(n=48, n_samples=128, seed=1)) >= 0.9
 
 
 def test_trains_on_all_clips_by_default_and_augmentation_is_validated():
