@@ -35,7 +35,9 @@ test clips:
 
 Run (as measured in RESULTS.md; ``--folds`` splits a net's folds over
 processes; without ``--epochs`` each net trains for its default number of
-epochs, 100 for the AlexNet-like net, 30 for AudioNet)::
+epochs, 100 for the AlexNet-like net, 30 for AudioNet; ``--params`` passes
+further classifier parameters, e.g. ``'{"channel_db": 10, "n_networks":
+3}'``)::
 
     nice -n 5 python benchmarks/bench_becker.py --net alexnet --width 0.25
     nice -n 5 python benchmarks/bench_becker.py --net audionet --width 0.25

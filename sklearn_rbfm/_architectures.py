@@ -247,102 +247,75 @@ def _conv_block(layers, conv, x, name, batch_norm):
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
-def _prefixes(n_networks):
-    # One network keeps the plain layer names; several are named net1_, net2_, ...
-    return [""] if n_networks == 1 else [f"net{i}_" for i in range(1, n_networks + 1)]
+def averaged_network(members, name):
+    """One network whose logits are the mean of the logits of ``members``.
 
-
-def _dense_top(layers, x, units, dropout, prefix):
-    # Two dense layers without activation (as in the authors' code), dropout
-    # after each.
-    x = layers.Flatten(name=f"{prefix}flatten")(x)
-    for i, n in enumerate(units, start=1):
-        x = layers.Dense(n, name=f"{prefix}dense{i}")(x)
-        x = layers.Dropout(dropout, name=f"{prefix}dropout{i}")(x)
-    return x
-
-
-def _classifier(layers, x, n_classes, prefix):
-    return layers.Dense(n_classes, activation="softmax", name=f"{prefix}output")(x)
-
-
-def _model(tf, inputs, outputs, name):
-    """One output, or a list of them for several networks."""
-    return tf.keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)
-
-
-def averaged_network(model, n_networks):
-    """One softmax over the mean of the logits of the ``n_networks`` trained side by side.
-
-    ``model`` is the training model of :func:`build_audionet` or
-    :func:`build_alexnet` with several networks (one output each). The
-    returned model shares their layers and ends in one Dense softmax layer
-    (``output``) reading their last hidden layers side by side; its kernel
-    is the networks' output kernels stacked and divided by ``n_networks``,
-    its bias their mean, so that its logits are the mean of theirs and a
-    relevance method explains the ensemble as one network.
+    ``members`` are fitted networks of one architecture, each ending in
+    ``dropout2`` and a Dense softmax layer ``output``. Each member up to
+    ``dropout2`` becomes a nested model ``net1``, ``net2``, ... reading the
+    one input; a Dense softmax layer ``output`` reads their features side
+    by side, with the members' output kernels stacked and divided by their
+    number and the mean of their biases, so that its logits are the mean
+    of theirs and a relevance method explains the ensemble as one network.
     """
     tf = import_tensorflow()
-    prefixes = _prefixes(n_networks)
-    features = [model.get_layer(f"{p}dropout2").output for p in prefixes]
-    heads = [model.get_layer(f"{p}output") for p in prefixes]
-    x = tf.keras.layers.Concatenate(name="networks")(features)
-    head = tf.keras.layers.Dense(
-        heads[0].units, activation="softmax", name="output"
-    )
+    layers = tf.keras.layers
+    inputs = tf.keras.Input(shape=members[0].input_shape[1:], name="input")
+    features = [
+        tf.keras.Model(m.input, m.get_layer("dropout2").output, name=f"net{i}")(inputs)
+        for i, m in enumerate(members, start=1)
+    ]
+    x = layers.Concatenate(name="networks")(features)
+    heads = [m.get_layer("output") for m in members]
+    head = layers.Dense(heads[0].units, activation="softmax", name="output")
     outputs = head(x)
     kernels, biases = zip(*(h.get_weights() for h in heads))
     head.set_weights([
-        np.concatenate(kernels, axis=0) / n_networks,
+        np.concatenate(kernels, axis=0) / len(members),
         np.mean(biases, axis=0),
     ])
-    return tf.keras.Model(model.input, outputs, name=model.name)
+    return tf.keras.Model(inputs, outputs, name=name)
 
 
-def build_audionet(n_features, n_classes, width, dropout, standardize=True,
-                   n_networks=1):
+def build_audionet(n_features, n_classes, width, dropout, standardize=True):
     """Becker et al.'s AudioNet on waveforms of ``n_features`` samples.
 
     Per-clip standardisation (a LayerNormalization without scale or offset,
-    unless ``standardize`` is False), six blocks of Conv1D(3) +
-    BatchNormalization + ReLU + max pooling (the first pooling 3 wide, the
-    others 2, stride 2), two dense layers *without* activation (as in the
-    authors' code), dropout after each, and the softmax output. With
-    ``n_networks > 1``, that many such networks read the standardised input
-    side by side, each with its own output (see :func:`averaged_network`).
+    unless ``standardize`` is False), six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
+    first pooling 3 wide, the others 2, stride 2), two dense layers
+    *without* activation (as in the authors' code), dropout after each, and
+    the softmax output.
     """
     tf = import_tensorflow()
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=(n_features,), name="input")
     x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_features, 1), name="to_channels")(x)
-    outputs = []
-    for p in _prefixes(n_networks):
-        h = x
-        for i, filters in enumerate(AUDIONET_FILTERS, start=1):
-            conv = layers.Conv1D(
-                _scaled(filters, width), 3, padding="same", name=f"{p}conv{i}"
-            )
-            h = _conv_block(layers, conv, h, f"{p}conv{i}", batch_norm=True)
-            h = layers.MaxPooling1D(
-                3 if i == 1 else 2, strides=2, padding="same", name=f"{p}pool{i}"
-            )(h)
-        units = (_scaled(1024, width), _scaled(512, width))
-        h = _dense_top(layers, h, units, dropout, p)
-        outputs.append(_classifier(layers, h, n_classes, p))
-    return _model(tf, inputs, outputs, "audionet")
+    for i, filters in enumerate(AUDIONET_FILTERS, start=1):
+        conv = layers.Conv1D(
+            _scaled(filters, width), 3, padding="same", name=f"conv{i}"
+        )
+        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=True)
+        x = layers.MaxPooling1D(
+            3 if i == 1 else 2, strides=2, padding="same", name=f"pool{i}"
+        )(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(_scaled(512, width), name="dense2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return tf.keras.Model(inputs, outputs, name="audionet")
 
 
-def build_alexnet(shape, n_classes, width, dropout, standardize=True, n_networks=1):
+def build_alexnet(shape, n_classes, width, dropout, standardize=True):
     """The AlexNet-like spectrogram network of Becker et al.
 
     Per-clip standardisation (per frequency band when ``standardize`` is
     ``'frequency'``, none when False), convolutions 11x11/4 and 5x5 each followed by
     BatchNormalization, ReLU and 3x3/2 max pooling (the authors' batch
     normalisation), three 3x3 convolutions with ReLU, two dense layers of
-    1024 units without activation, dropout and the softmax output. With
-    ``n_networks > 1``, that many such networks read the standardised input
-    side by side, each with its own output (see :func:`averaged_network`).
+    1024 units without activation, dropout and the softmax output.
     """
     tf = import_tensorflow()
     layers = tf.keras.layers
@@ -356,20 +329,18 @@ def build_alexnet(shape, n_classes, width, dropout, standardize=True, n_networks
     else:
         x = _standardised(layers, inputs, standardize)
     x = layers.Reshape((n_freq, n_frames, 1), name="to_image")(x)
-    outputs = []
-    for p in _prefixes(n_networks):
-        h = x
-        for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
-            conv = layers.Conv2D(
-                _scaled(filters, width), kernel, strides=stride, padding="same",
-                name=f"{p}conv{i}",
-            )
-            h = _conv_block(layers, conv, h, f"{p}conv{i}", batch_norm=pool)
-            if pool:
-                h = layers.MaxPooling2D(
-                    3, strides=2, padding="same", name=f"{p}pool{i}"
-                )(h)
-        units = (_scaled(1024, width), _scaled(1024, width))
-        h = _dense_top(layers, h, units, dropout, p)
-        outputs.append(_classifier(layers, h, n_classes, p))
-    return _model(tf, inputs, outputs, "alexnet")
+    for i, (filters, kernel, stride, pool) in enumerate(ALEXNET_CONVS, start=1):
+        conv = layers.Conv2D(
+            _scaled(filters, width), kernel, strides=stride, padding="same",
+            name=f"conv{i}",
+        )
+        x = _conv_block(layers, conv, x, f"conv{i}", batch_norm=pool)
+        if pool:
+            x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense1")(x)
+    x = layers.Dropout(dropout, name="dropout1")(x)
+    x = layers.Dense(_scaled(1024, width), name="dense2")(x)
+    x = layers.Dropout(dropout, name="dropout2")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
+    return tf.keras.Model(inputs, outputs, name="alexnet")

@@ -194,14 +194,13 @@ def _mixed(X, y, weights, alpha, rng):
     return mix(X), mix(y), mix(weights)
 
 
-def _batches(tf, X, y, weights, batch_size, shape, augment, seed, n_outputs=1):
+def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
     """A Keras Sequence of shuffled, augmented training batches.
 
     ``augment`` is None or ``(warp, mask_fraction, channel_db, mixup)``:
     each batch is warped (:func:`_warped`), its content moved to a random
     offset, coloured by random channels (:func:`_coloured`), masked
-    (:func:`_masked`) and mixed (:func:`_mixed`). With ``n_outputs > 1`` the targets and weights are
-    repeated for each output of the model.
+    (:func:`_masked`) and mixed (:func:`_mixed`).
     """
 
     class Batches(tf.keras.utils.Sequence):
@@ -228,14 +227,28 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed, n_outputs=1):
                     batch = _masked(batch, shape, mask_fraction, self.rng)
                 if mixup:
                     batch, targets, w = _mixed(batch, targets, w, mixup, self.rng)
-            if n_outputs == 1:
-                return batch, targets, w
-            return batch, (targets,) * n_outputs, (w,) * n_outputs
+            return batch, targets, w
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(X))
 
     return Batches()
+
+
+def _mean_history(histories):
+    """Per-epoch mean of the networks' metrics, each network's own as ``net<i>_<key>``.
+
+    Networks stopped early at different epochs are averaged over the
+    epochs they all ran.
+    """
+    merged = {}
+    for key in histories[0]:
+        runs = [h[key] for h in histories]
+        n = min(map(len, runs))
+        merged[key] = [float(v) for v in np.mean([r[:n] for r in runs], axis=0)]
+        for i, r in enumerate(runs, start=1):
+            merged[f"net{i}_{key}"] = list(r)
+    return merged
 
 
 def _recalibrate_batch_norm(tf, model, X, batch_size):
@@ -313,10 +326,10 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     stopping on held-out speakers (``early_stopping=True``, ``groups``
     passed to :meth:`fit`) is available, but off by default: it costs the
     held-out voices, which the network needs more than a tuned stopping
-    point. ``n_networks`` trains several networks from different random
-    initialisations side by side on the same batches, each on its own
-    loss, and averages their logits: one fitted Keras model whose single
-    softmax output a relevance method explains as one network.
+    point. ``n_networks`` trains several networks, each with its own
+    initialisation, batch order and augmentation, and averages their
+    logits: one fitted Keras model whose single softmax output a relevance
+    method explains as one network.
 
     Cost on two CPU cores (measured on FSDD, 2500 one-second clips of 5
     speakers, see ``benchmarks/RESULTS.md``): about 1.5 ms of CPU per clip
@@ -434,12 +447,12 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         is a usual value. Log spectrograms are blended as they are (in dB).
 
     n_networks : int, default=1
-        Number of networks trained side by side, from different random
-        initialisations, on the same augmented batches (each network's
-        weights follow the gradient of its own loss only, so the first one
-        is the network ``n_networks=1`` trains). ``model_`` ends in one
-        Dense softmax layer over their last hidden layers side by side,
-        whose logits are the mean of the networks' logits. Costs
+        Number of networks trained one after the other, each with its own
+        seed (initialisation, batch order, augmentation; the first is the
+        network ``n_networks=1`` trains), and combined into one: ``model_``
+        holds them as nested models ``net1``, ``net2``, ... reading the one
+        input, and one Dense softmax layer over their last hidden layers
+        side by side whose logits are the mean of theirs. Costs
         ``n_networks`` times the training and prediction.
 
     label_smoothing : float in [0, 1), default=0.0
@@ -475,9 +488,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         Class labels.
 
     model_ : tf.keras.Model
-        The fitted network (softmax output). With ``n_networks > 1`` its
-        layers are named ``net1_conv1``, ``net2_conv1``, ... and its
-        ``output`` layer averages the networks' logits.
+        The fitted network (softmax output). With ``n_networks > 1``, the
+        networks are its nested models ``net1``, ``net2``, ... and its
+        ``output`` layer averages their logits.
 
     input_shape_ : tuple of int
         Shape of one input of the network before flattening: ``(n_samples,)``
@@ -485,8 +498,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     history_ : dict
         Per-epoch training metrics (``loss``, ``lr``, and ``val_loss`` with
-        early stopping). With ``n_networks > 1``, ``loss`` is the mean of
-        the networks' losses, each under ``net<i>_output_loss``.
+        early stopping). With ``n_networks > 1``, each key holds the mean
+        over the networks, and ``net<i>_<key>`` each network's own.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -666,44 +679,54 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
             train, val = validation_split(
                 y_encoded, groups, self.validation_fraction, seed
             )
-        with seeded(seed):
-            if self.architecture == "audionet":
-                self.model_ = build_audionet(
-                    X.shape[1], n_classes, self.width, self.dropout,
-                    self.standardize, self.n_networks,
-                )
-            else:
-                self.model_ = build_alexnet(
-                    input_shape, n_classes, self.width, self.dropout,
-                    self.standardize, self.n_networks,
-                )
-            self.history_ = self._train(
-                tf, X, y_encoded, sample_weight, train, val, input_shape, seed
+        # The first network is the one n_networks=1 trains; each further
+        # one has its own seed: initialisation, batch order, augmentation.
+        seeds = [seed] + [
+            int(s) for s in np.random.RandomState(seed).randint(
+                1, 2**31 - 1, size=self.n_networks - 1
             )
-        if self.n_networks > 1:
-            self.model_ = averaged_network(self.model_, self.n_networks)
+        ]
+        members, histories = [], []
+        for member_seed in seeds:
+            with seeded(member_seed):
+                if self.architecture == "audionet":
+                    model = build_audionet(
+                        X.shape[1], n_classes, self.width, self.dropout,
+                        self.standardize,
+                    )
+                else:
+                    model = build_alexnet(
+                        input_shape, n_classes, self.width, self.dropout,
+                        self.standardize,
+                    )
+                histories.append(self._train(
+                    tf, model, X, y_encoded, sample_weight, train, val,
+                    input_shape, member_seed,
+                ))
+            members.append(model)
+        if len(members) > 1:
+            self.model_ = averaged_network(members, members[0].name)
+            self.history_ = _mean_history(histories)
+        else:
+            self.model_, self.history_ = members[0], histories[0]
         self.input_shape_ = input_shape
         return self
 
-    def _train(self, tf, X, y, sample_weight, train, val, shape, seed):
+    def _train(self, tf, model, X, y, sample_weight, train, val, shape, seed):
         # one-hot targets: Keras' sparse cross-entropy cannot smooth labels
         y = np.eye(len(self.classes_), dtype=np.float32)[y]
-        # Several networks: one loss per network, summed; each network's
-        # weights see only the gradient of its own loss, as if trained alone
-        # on the same batches.
-        k = self.n_networks
         batches = _batches(
             tf, X[train], y[train], sample_weight[train], self.batch_size,
             shape,
             (self.warp, self.mask_fraction, self.channel_db, self.mixup)
             if self.augment else None,
-            seed, k,
+            seed,
         )
         # Tracing the training step costs seconds; over few steps an eager
         # loop is faster overall.
         epochs = self.epochs or default_epochs(self.architecture, len(batches))
         eager = epochs * len(batches) < _EAGER_BELOW_STEPS
-        self.model_.compile(
+        model.compile(
             optimizer=tf.keras.optimizers.Adam(learning_rate=self.learning_rate),
             loss=tf.keras.losses.CategoricalCrossentropy(
                 label_smoothing=self.label_smoothing
@@ -718,14 +741,14 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         ]
         validation = None
         if val is not None:
-            validation = (X[val], y[val] if k == 1 else (y[val],) * k)
+            validation = (X[val], y[val])
             callbacks.append(
                 tf.keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=_PATIENCE,
                     restore_best_weights=True,
                 )
             )
-        history = self.model_.fit(
+        history = model.fit(
             batches,
             epochs=epochs,
             validation_data=validation,
@@ -734,15 +757,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
             shuffle=False,
             verbose=self.verbose,
         )
-        _recalibrate_batch_norm(tf, self.model_, X[train], max(self.batch_size, 256))
-        history = {key: [float(v) for v in vals] for key, vals in history.history.items()}
-        if k > 1:
-            # Keras sums the networks' losses; report their mean, and each
-            # network's own under net<i>_output_loss
-            for key in ("loss", "val_loss"):
-                if key in history:
-                    history[key] = [v / k for v in history[key]]
-        return history
+        _recalibrate_batch_norm(tf, model, X[train], max(self.batch_size, 256))
+        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
     def predict_proba(self, X):
         """Class probabilities.
