@@ -187,10 +187,11 @@ def _mixed(X, y, weights, alpha, rng):
     lam = rng.beta(alpha, alpha, size=len(X))
     lam = np.maximum(lam, 1.0 - lam)
     partner = rng.permutation(len(X))
-    mix = lambda a: (
-        lam.reshape((-1,) + (1,) * (a.ndim - 1)) * a
-        + (1.0 - lam).reshape((-1,) + (1,) * (a.ndim - 1)) * a[partner]
-    ).astype(a.dtype)
+
+    def mix(a):
+        own = lam.reshape((-1,) + (1,) * (a.ndim - 1))
+        return (own * a + (1.0 - own) * a[partner]).astype(a.dtype)
+
     return mix(X), mix(y), mix(weights)
 
 
