@@ -18,13 +18,16 @@ stopping ended them. The recipe here:
 - the weights averaged over the epochs of the second half (once training has
   left chance level) instead of the weights of one epoch: the average does
   not depend on where training stopped or on one noisy validation loss;
-- on request (``n_init``), several networks from different initialisations,
-  their embeddings side by side. With balanced batches and the schedule,
-  seeds differed mostly by their initialisation: on the demo's first fold,
-  five initialisations with one split and batch order gave test AUCs
-  0.80-0.94, five splits and batch orders with one initialisation 0.88-0.91.
-  Three networks side by side did not narrow the spread between seeds on
-  the demo (benchmarks/RESULTS.md), so one is the default.
+- several networks from different initialisations (``n_init``; three by
+  default for random initial weights), their embeddings side by side. With
+  balanced batches and the schedule, seeds differed mostly by their
+  initialisation: on the demo's first fold, five initialisations with one
+  split and batch order gave test AUCs 0.80-0.94, five splits and batch
+  orders with one initialisation 0.88-0.91. With the average-pooled
+  embedding, three networks did not narrow the spread between seeds; with
+  the max-pooled one (the small CNN's default since), they raised the mean
+  in every task measured and brought the worst seed closer to it
+  (benchmarks/RESULTS.md).
 
 Chance level is the loss of predicting the class frequencies the loss sees:
 ``log(n_classes)`` for balanced batches.

@@ -90,7 +90,7 @@ def test_results_json(finished_run, small_task):
     assert list(models) == ["small_cnn", "small_cnn_min", "small_cnn_neg"]
     assert models["small_cnn_min"]["masking"] == "minimal"
     assert models["small_cnn_min"]["n_features"] == 16
-    assert models["small_cnn_neg"]["n_features"] == 128
+    assert models["small_cnn_neg"]["n_features"] == 3 * 128  # three networks (n_init)
     for name, m in models.items():
         assert m["embedder"] == "small_cnn"
         # each fold's AUC, recomputed from the scores the fold stored
@@ -240,7 +240,7 @@ def test_rerun_removes_the_outputs_of_an_earlier_run(finished_run, small_task,
     # before the run starts, so the earlier run's outputs stay as they were
     assert main(args + ["--n-features", "1000"]) == 1
     err = capsys.readouterr().err
-    assert "--n-features 1000 is larger than the 128-d embedding of 'small_cnn'" in err
+    assert "--n-features 1000 is larger than the 384-d embedding of 'small_cnn'" in err
     assert all((again / name).exists() for name in outputs)
 
     # a run that starts and then fails leaves none of the old outputs

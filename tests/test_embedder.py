@@ -39,6 +39,21 @@ def test_import_does_not_load_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_pooling_default_is_max_for_the_small_cnn_and_avg_for_callables():
+    S, _ = _spectrograms()
+    tf = import_tensorflow()
+    emb = CNNEmbedder("small_cnn", random_state=0).fit(S)
+    assert emb.pooling is None and emb.pooling_ == "max"
+    feature_map = emb.model_.get_layer("block3_pool").output
+    maps = tf.keras.Model(emb.model_.input, feature_map)(S[..., None]).numpy()
+    np.testing.assert_allclose(emb.transform(S), maps.max(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(emb.transform(S), maps.mean(axis=(1, 2)), atol=1e-3)
+    averaged = CNNEmbedder("small_cnn", pooling="avg", random_state=0).fit(S)
+    assert averaged.pooling_ == "avg"
+    np.testing.assert_allclose(averaged.transform(S), maps.mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+    assert CNNEmbedder(builder, input_size=(6, 6), random_state=0).fit(S).pooling_ == "avg"
+
+
 def test_flat_3d_and_named_inputs_agree():
     pd = pytest.importorskip("pandas")
     S, _ = _spectrograms()
@@ -85,7 +100,7 @@ def test_shape_errors_name_the_problem():
 def test_fine_tune_last_trains_only_the_last_block():
     S, y = _spectrograms()
     base = CNNEmbedder("small_cnn", random_state=0).fit(S, y)  # y ignored
-    assert base.history_ is None
+    assert base.history_ is None and base.n_init_ == 1
     last = CNNEmbedder("small_cnn", fine_tune="last", epochs=2, validation_fraction=0.0,
                        n_init=1, random_state=0).fit(S, y)
     full = CNNEmbedder("small_cnn", fine_tune="all", epochs=2, validation_fraction=0.0,
@@ -110,6 +125,9 @@ def test_fine_tuning_learns_the_task():
                       batch_size=8, validation_fraction=0.2, random_state=0).fit(S, y)
     losses = emb.history_["loss"]
     assert losses[-1] < losses[0]
+    # random initial weights: n_init=None trains three networks side by side
+    assert emb.n_init_ == 3 and set(emb.history_["member"]) == {0, 1, 2}
+    assert emb.transform(S).shape == (40, 3 * 128)
     S_test, y_test = _spectrograms(n=20, seed=2)
     clf = LogisticRegression().fit(emb.transform(S), y)
     assert clf.score(emb.transform(S_test), y_test) >= 0.9
@@ -206,7 +224,7 @@ def test_custom_network():
     assert out.shape == (12, 5)
     assert emb.get_feature_names_out().tolist() == [f"cnnembedder{i}" for i in range(5)]
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(emb)).transform(S), out)
-    tuned = CNNEmbedder(builder, fine_tune="last", epochs=1, random_state=0).fit(S, y)
+    tuned = CNNEmbedder(builder, fine_tune="last", epochs=1, n_init=1, random_state=0).fit(S, y)
     frozen = CNNEmbedder(builder, random_state=0).fit(S)
     nets = [[la for la in e.model_.layers if hasattr(la, "layers")][0] for e in (tuned, frozen)]
     np.testing.assert_array_equal(*(n.get_layer("c1").get_weights()[0] for n in nets))

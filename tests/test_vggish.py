@@ -1,5 +1,7 @@
 """VGGish in Keras: the TF-slim checkpoint mapping, patches, and weight files."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ pytest.importorskip("tensorflow")
 
 from sklearn_rbfm import CNNEmbedder  # noqa: E402
 from sklearn_rbfm import _vggish  # noqa: E402
+from sklearn_rbfm.exceptions import FineTuningWarning  # noqa: E402
 from sklearn_rbfm._keras import import_tensorflow  # noqa: E402
 
 # Shapes of the published checkpoint, written out rather than derived from the
@@ -141,6 +144,7 @@ def test_embedder_pools_the_last_conv_block_over_patches(conv_checkpoint):
     S = rng.normal(-3.0, 1.0, size=(3, 64, 150)).astype(np.float32)
     emb = CNNEmbedder("vggish", weights=path, batch_size=2).fit(S)
     assert emb.weights_path_ == path
+    assert emb.pooling_ == "avg"  # the default for pretrained networks
     out = emb.transform(S)
     assert out.shape == (3, 512) and out.dtype == np.float32
     assert emb.get_feature_names_out()[[0, -1]].tolist() == ["vggish0", "vggish511"]
@@ -155,6 +159,20 @@ def test_embedder_pools_the_last_conv_block_over_patches(conv_checkpoint):
     emb_max = CNNEmbedder("vggish", weights=path, pooling="max", batch_size=2).fit(S)
     expected_max = feature_maps.max(axis=(1, 2)).reshape(3, 2, 512).max(axis=1)
     np.testing.assert_allclose(emb_max.transform(S), expected_max, rtol=1e-4, atol=1e-5)
+
+
+def test_fine_tuning_pretrained_weights_trains_one_network(conv_checkpoint):
+    path, _ = conv_checkpoint
+    rng = np.random.default_rng(7)
+    S = rng.normal(-3.0, 1.0, size=(4, 64, 96)).astype(np.float32)
+    emb = CNNEmbedder("vggish", weights=path, fine_tune="last", epochs=1,
+                      validation_fraction=0.0, batch_size=4, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FineTuningWarning)  # 4 clips, one epoch
+        emb.fit(S, [0, 1, 0, 1])
+    # every network would start from the same weights: n_init=None means 1
+    assert emb.n_init_ == 1 and set(emb.history_["member"]) == {0}
+    assert emb.transform(S).shape == (4, 512)
 
 
 def test_default_weights_come_from_the_keras_cache(conv_checkpoint, tmp_path, monkeypatch):

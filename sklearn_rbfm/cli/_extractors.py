@@ -4,9 +4,11 @@ import os
 
 ALL_EMBEDDERS = ("vggish", "inception_v3", "inception_resnet_v2", "birdnet",
                  "small_cnn")
-# Output width of each embedder (the pooled channels of its last block).
+# Output width of each embedder (the pooled channels of its last block; the
+# fine-tuned small CNN is three networks side by side, CNNEmbedder's n_init
+# for random initial weights).
 EMBEDDING_WIDTH = {"vggish": 512, "inception_v3": 2048, "inception_resnet_v2": 1536,
-                   "birdnet": 1024, "small_cnn": 128}
+                   "birdnet": 1024, "small_cnn": 3 * 128}
 # Inception inputs are resized to this side: the paper's 299 x 299 costs 6x
 # more on a CPU for spectrograms that have far fewer than 299 frames.
 INCEPTION_INPUT = (128, 128)

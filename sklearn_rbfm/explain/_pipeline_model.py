@@ -61,7 +61,7 @@ def joined_model(pipeline, position, X):
     if embedder.architecture == "vggish":
         patches = _vggish_patches(shape[1])
         x = patches(layers.Reshape(shape, name="to_bands_frames")(inputs))
-        x = _PatchPooling(patches.n_patches, embedder.pooling)(embedder.model_(x))
+        x = _PatchPooling(patches.n_patches, embedder.pooling_)(embedder.model_(x))
     else:
         x = layers.Reshape((*shape, 1), name="to_image")(inputs)
         x = embedder.model_(x)
