@@ -28,6 +28,8 @@ from .utils._validation import as_float32, check_input_features
 _SPECTROGRAM_ARCHITECTURES = ("vggish", "inception_v3", "inception_resnet_v2", "small_cnn")
 _ARCHITECTURES = _SPECTROGRAM_ARCHITECTURES + ("birdnet",)
 _FEATURE_NAME = re.compile(r"f(\d+)_t(\d+)")
+# n_init=None: networks fine-tuned side by side from random initial weights
+RANDOM_INIT_NETWORKS = 3
 
 
 class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
@@ -331,7 +333,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             if self.fine_tune:
                 self.n_init_ = self.n_init
                 if self.n_init_ is None:
-                    self.n_init_ = 3 if self.weights_path_ is None else 1
+                    self.n_init_ = RANDOM_INIT_NETWORKS if self.weights_path_ is None else 1
                 model, self.history_ = self._fine_tune(model, last_block, X, y, groups, seed)
         self.model_ = model
         self.embedding_dim_ = int(model.output_shape[-1])
