@@ -28,8 +28,6 @@ from .utils._validation import as_float32, check_input_features
 _SPECTROGRAM_ARCHITECTURES = ("vggish", "inception_v3", "inception_resnet_v2", "small_cnn")
 _ARCHITECTURES = _SPECTROGRAM_ARCHITECTURES + ("birdnet",)
 _FEATURE_NAME = re.compile(r"f(\d+)_t(\d+)")
-# n_init=None: networks fine-tuned side by side from random initial weights
-RANDOM_INIT_NETWORKS = 3
 
 
 class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
@@ -50,9 +48,8 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     loss has left chance level; when an attempt never does, training
     restarts from a new initialisation (twice at most), and a
     :class:`~sklearn_rbfm.exceptions.FineTuningWarning` says so when no
-    attempt did. With ``n_init > 1`` (the default for networks that start
-    from random weights), that many networks are trained from different
-    initialisations and their pooled features are concatenated.
+    attempt did. With ``n_init > 1``, that many networks are trained from
+    different initialisations and their pooled features are concatenated.
     The head is then dropped; :meth:`transform` returns the pooled features.
     Embedding streams batch by batch, so memory grows with ``batch_size``,
     not with the number of clips.
@@ -80,12 +77,14 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
           zero-padded); the 1024-d embedding of BirdNET's classifier input is
           pooled over the windows of a clip. **BirdNET is licensed CC BY-NC-SA
           4.0** (non-commercial, share alike). Not fine-tunable.
-        - ``'small_cnn'``: three blocks of 3x3 convolution (32, 64, 128
+        - ``'small_cnn'``: three blocks of 3x3 convolution (64, 128, 384
           filters, ReLU) and 2x2 max-pooling on the standardised spectrogram,
           trained from scratch: the choice when no pretrained weights exist.
           Its last feature map is max-pooled over the clip (see
-          ``pooling``). 128-d, or ``n_init`` x 128 (384 by default) when
-          fine-tuned.
+          ``pooling``): 384-d (``n_init`` times as long). Fine-tuned
+          on a few hundred clips, this width varied less between seeds than
+          three networks of 32, 64 and 128 filters side by side, the
+          default before (benchmarks/RESULTS.md).
         - a callable ``builder((height, width, 1)) -> tf.keras.Model``: your
           own network on spectrograms; a 4-D output is pooled, a 2-D output
           is the embedding. Register custom layers with
@@ -134,22 +133,23 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         Fraction of the training clips (all patches of a clip together)
         held out, stratified, for early stopping (patience 5 once training
         has left chance level); 0 trains all ``epochs`` on every clip.
-    n_init : int or None, default=None
+    n_init : int, default=1
         Networks fine-tuned from different initialisations (and batch
         orders; one validation split); the embedding is their pooled
         features side by side, ``n_init`` times as long, the first block
         being the network ``n_init=1`` would give. Training and embedding
         cost ``n_init`` times as much. Averaging independently trained
         networks' features would mix unrelated channels, hence side by side.
-        None means 3 for a network that starts from random weights (the
-        small CNN, callables, ``weights=None``), whose embedding depends on
-        its initialisation, and 1 for pretrained weights, which every
-        network would start from. On the small CNN with max pooling, 3
-        networks instead of 1 raised the mean test AUC over 5 seeds in all
-        six FSDD task/folds measured (0.888 to 0.910 on average) and the
-        worst seed was at most 0.068 below its task's mean instead of 0.096
-        (benchmarks/RESULTS.md). Used only with ``fine_tune``; the number
-        used is ``n_init_``.
+        Worth it for narrow networks trained from random weights, whose
+        embedding depends on the initialisation: three small CNNs of 32,
+        64 and 128 filters raised the mean test AUC over 5 seeds from 0.888
+        to 0.910 in six FSDD task/folds. A wider network does better alone:
+        the default small CNN (64, 128, 384 filters) scored 0.924 in the
+        same task/folds, its worst seed at most 0.040 below its task's mean
+        against 0.068 for the three, at 1.4 times their cost
+        (benchmarks/RESULTS.md). Pretrained weights gain nothing from it:
+        every network would start from the same weights. Used only with
+        ``fine_tune``; the number used is ``n_init_``.
     sr : float or None, default=None
         Sampling rate of the waveforms in Hz; required by ``'birdnet'``,
         unused by the spectrogram networks.
@@ -191,8 +191,8 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         The pooling used: ``pooling``, or the architecture's default for
         None.
     n_init_ : int
-        The number of networks fine-tuned: ``n_init``, or its default for
-        None; 1 without fine-tuning.
+        The number of networks fine-tuned: ``n_init`` with fine-tuning, 1
+        without.
     history_ : dict of str to list or None
         Training health of the fine-tuning, one entry per epoch run (of every
         attempt): ``'loss'`` (training cross-entropy, chance level
@@ -231,7 +231,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
     >>> S = rng.standard_normal((6, 16, 20)).astype(np.float32)  # 6 spectrograms
     >>> emb = CNNEmbedder("small_cnn", random_state=0).fit(S)
     >>> emb.transform(S).shape
-    (6, 128)
+    (6, 384)
     >>> emb.get_feature_names_out()[:2].tolist()
     ['small_cnn0', 'small_cnn1']
     """
@@ -247,7 +247,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left"), None],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "sr": [Interval(Real, 0, None, closed="neither"), None],
         "playback_rate": [Interval(Real, 0, None, closed="neither")],
         "pooling": [StrOptions({"avg", "max"}), None],
@@ -268,7 +268,7 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
         learning_rate=None,
         class_weight="balanced",
         validation_fraction=0.1,
-        n_init=None,
+        n_init=1,
         sr=None,
         playback_rate=1.0,
         pooling=None,
@@ -332,8 +332,6 @@ class CNNEmbedder(KerasPickleMixin, TransformerMixin, BaseEstimator):
             model, last_block, self.weights_path_ = self._build()
             if self.fine_tune:
                 self.n_init_ = self.n_init
-                if self.n_init_ is None:
-                    self.n_init_ = RANDOM_INIT_NETWORKS if self.weights_path_ is None else 1
                 model, self.history_ = self._fine_tune(model, last_block, X, y, groups, seed)
         self.model_ = model
         self.embedding_dim_ = int(model.output_shape[-1])

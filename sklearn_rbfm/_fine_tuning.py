@@ -18,15 +18,15 @@ stopping ended them. The recipe here:
 - the weights averaged over the epochs of the second half (once training has
   left chance level) instead of the weights of one epoch: the average does
   not depend on where training stopped or on one noisy validation loss;
-- several networks from different initialisations (``n_init``; three by
-  default for random initial weights), their embeddings side by side. With
-  balanced batches and the schedule, seeds differed mostly by their
-  initialisation: on the demo's first fold, five initialisations with one
-  split and batch order gave test AUCs 0.80-0.94, five splits and batch
-  orders with one initialisation 0.88-0.91. With the average-pooled
-  embedding, three networks did not narrow the spread between seeds; with
-  the max-pooled one (the small CNN's default since), they raised the mean
-  in every task measured and brought the worst seed closer to it
+- several networks from different initialisations on request (``n_init``),
+  their embeddings side by side. With balanced batches and the schedule,
+  seeds differed mostly by their initialisation: on the demo's first fold,
+  five initialisations with one split and batch order gave test AUCs
+  0.80-0.94, five splits and batch orders with one initialisation
+  0.88-0.91. Three networks of 32-64-128 filters side by side narrowed
+  that spread less than one network of 64-128-384 filters, the small
+  CNN's width since, which at this width depends less on its
+  initialisation; narrower networks, in larger numbers, spread more
   (benchmarks/RESULTS.md).
 
 Chance level is the loss of predicting the class frequencies the loss sees:

@@ -90,7 +90,7 @@ def test_results_json(finished_run, small_task):
     assert list(models) == ["small_cnn", "small_cnn_min", "small_cnn_neg"]
     assert models["small_cnn_min"]["masking"] == "minimal"
     assert models["small_cnn_min"]["n_features"] == 16
-    assert models["small_cnn_neg"]["n_features"] == 3 * 128  # three networks (n_init)
+    assert models["small_cnn_neg"]["n_features"] == 384  # 64-128-384 filters
     for name, m in models.items():
         assert m["embedder"] == "small_cnn"
         # each fold's AUC, recomputed from the scores the fold stored

@@ -64,7 +64,7 @@ def test_flat_3d_and_named_inputs_agree():
     c = CNNEmbedder("small_cnn", random_state=0).fit(pd.DataFrame(flat, columns=names))
     assert a.spectrogram_shape_ == b.spectrogram_shape_ == c.spectrogram_shape_ == (8, 10)
     out = a.transform(S)
-    assert out.shape == (12, 128) and out.dtype == np.float32
+    assert out.shape == (12, 384) and out.dtype == np.float32
     np.testing.assert_array_equal(b.transform(flat), out)
     np.testing.assert_array_equal(c.transform(pd.DataFrame(flat, columns=names)), out)
     np.testing.assert_array_equal(a.transform(flat), out)
@@ -114,7 +114,7 @@ def test_fine_tune_last_trains_only_the_last_block():
     assert not np.array_equal(kernel(last, "block3_conv"), kernel(base, "block3_conv"))
     assert not np.array_equal(kernel(full, "block1_conv"), kernel(base, "block1_conv"))
     assert len(full.history_["loss"]) == 2
-    assert full.model_.output_shape == (None, 128)  # the head is not part of the embedder
+    assert full.model_.output_shape == (None, 384)  # the head is not part of the embedder
 
 
 def test_fine_tuning_learns_the_task():
@@ -125,9 +125,9 @@ def test_fine_tuning_learns_the_task():
                       batch_size=8, validation_fraction=0.2, random_state=0).fit(S, y)
     losses = emb.history_["loss"]
     assert losses[-1] < losses[0]
-    # random initial weights: n_init=None trains three networks side by side
-    assert emb.n_init_ == 3 and set(emb.history_["member"]) == {0, 1, 2}
-    assert emb.transform(S).shape == (40, 3 * 128)
+    # one network by default, even from random initial weights
+    assert emb.n_init_ == 1 and set(emb.history_["member"]) == {0}
+    assert emb.transform(S).shape == (40, 384)
     S_test, y_test = _spectrograms(n=20, seed=2)
     clf = LogisticRegression().fit(emb.transform(S), y)
     assert clf.score(emb.transform(S_test), y_test) >= 0.9

@@ -152,11 +152,17 @@ def test_relevance_through_a_cnn_embedder_and_a_dense_head():
         proba = pipe.predict_proba(Z.reshape(2, 8, 8)).astype(np.float64)
         return np.log(proba[:, 1] / proba[:, 0])
 
-    for column in (5, 20, 40):
+    # every bin: with 64-128-384 ReLU units and max pools, a step of 1e-3
+    # crosses a kink in some bins, so the check is on all of them together
+    diffs = []
+    for column in range(flat.shape[1]):
         step = np.zeros_like(flat)
         step[:, column] = 1e-3
-        diff = (log_odds(flat + step) - log_odds(flat - step)) / 2e-3
-        np.testing.assert_allclose(G.reshape(2, -1)[:, column], diff, rtol=0.03, atol=1e-3)
+        diffs.append((log_odds(flat + step) - log_odds(flat - step)) / 2e-3)
+    diffs, grads = np.array(diffs).T, G.reshape(2, -1)
+    assert np.corrcoef(grads.ravel(), diffs.ravel())[0, 1] > 0.999
+    assert np.median(np.abs(grads - diffs) / np.abs(grads)) < 0.01
+    assert np.isclose(grads, diffs, rtol=0.03, atol=1e-3).mean() > 0.7
 
 
 def test_spectrogram_display_from_estimator(spectrogram_net):

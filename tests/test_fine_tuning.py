@@ -111,7 +111,7 @@ def test_learnable_task_trains_without_warning_and_reports_history():
     assert members == sorted(members) and set(members) == {0, 1}
     assert all(1 <= members.count(m) <= 6 for m in range(2))
     assert history["attempt"] == [0] * n_epochs  # each learned at its first attempt
-    assert emb.transform(S).shape == (32, 2 * 128)
+    assert emb.transform(S).shape == (32, 2 * 384)
     assert all(type(v) is float for v in history["loss"] + history["val_loss"])
     assert min(history["loss"]) < 0.95 * math.log(2)
     # warm-up over the first epoch (3 steps: 24 training clips, 8 held out)
@@ -145,7 +145,7 @@ def test_constant_input_cannot_learn_and_warns():
     assert history["attempt"] == [0, 0, 1, 1, 2, 2] * 2
     assert history["member"] == [0] * 6 + [1] * 6
     np.testing.assert_allclose(history["loss"], math.log(2), atol=0.02)
-    assert emb.transform(S).shape == (16, 256)
+    assert emb.transform(S).shape == (16, 2 * 384)
     with pytest.warns(FineTuningWarning, match=r"fine_tune='all'\) fine-tuning ended at "
                       r"chance level: the training loss never went below"):
         emb.set_params(n_init=1).fit(S, y)
@@ -200,11 +200,11 @@ def test_members_are_independent_networks_side_by_side():
     one = CNNEmbedder("small_cnn", n_init=1, **params).fit(S, y)
     two = CNNEmbedder("small_cnn", n_init=2, **params).fit(S, y)
     E1, E2 = one.transform(S), two.transform(S)
-    assert E2.shape == (24, 256) and two.embedding_dim_ == 256
-    assert two.get_feature_names_out()[-1] == "small_cnn255"
+    assert E2.shape == (24, 768) and two.embedding_dim_ == 768
+    assert two.get_feature_names_out()[-1] == "small_cnn767"
     # the first member is the network n_init=1 trains; the second is another
-    np.testing.assert_array_equal(E2[:, :128], E1)
-    assert np.abs(E2[:, 128:] - E1).max() > 1e-3
+    np.testing.assert_array_equal(E2[:, :384], E1)
+    assert np.abs(E2[:, 384:] - E1).max() > 1e-3
     assert two.history_["loss"][:2] == one.history_["loss"]
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(two)).transform(S), E2)
 

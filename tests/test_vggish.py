@@ -170,7 +170,7 @@ def test_fine_tuning_pretrained_weights_trains_one_network(conv_checkpoint):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FineTuningWarning)  # 4 clips, one epoch
         emb.fit(S, [0, 1, 0, 1])
-    # every network would start from the same weights: n_init=None means 1
+    # one network by default
     assert emb.n_init_ == 1 and set(emb.history_["member"]) == {0}
     assert emb.transform(S).shape == (4, 512)
 

@@ -3,15 +3,13 @@
 import os
 
 from .._architectures import SMALL_CNN_FILTERS
-from .._embedder import RANDOM_INIT_NETWORKS
 
 ALL_EMBEDDERS = ("vggish", "inception_v3", "inception_resnet_v2", "birdnet",
                  "small_cnn")
-# Output width of each embedder (the pooled channels of its last block; the
-# fine-tuned small CNN is CNNEmbedder's default number of networks side by side).
+# Output width of each embedder (the pooled channels of its last block).
 EMBEDDING_WIDTH = {"vggish": 512, "inception_v3": 2048, "inception_resnet_v2": 1536,
                    "birdnet": 1024,
-                   "small_cnn": RANDOM_INIT_NETWORKS * SMALL_CNN_FILTERS[-1]}
+                   "small_cnn": SMALL_CNN_FILTERS[-1]}
 # Inception inputs are resized to this side: the paper's 299 x 299 costs 6x
 # more on a CPU for spectrograms that have far fewer than 299 frames.
 INCEPTION_INPUT = (128, 128)
