@@ -22,6 +22,11 @@ folds, so 2 of the 6 speakers are unseen in each test fold):
 - ``fsdd-<digit>``: real FSDD recordings (``../shared/data/fsdd`` from the
   repository root, or ``--root``), the first ``--takes`` takes of every
   digit and speaker, 1 s at 8 kHz, ``--epochs`` epochs; the first outer fold.
+  With ``--test-takes N`` (N > ``--takes``) each fit is also scored on the
+  first N takes of the test fold's speakers (``auc_test_takes``): the same
+  fitted networks, a test set N / ``--takes`` times larger, so that an AUC
+  moves less with a few clips (``--takes 10``: 20 positive test clips, with
+  50 takes 100). Training is unchanged.
 
 The baseline is the library the script imports: run it once with
 ``PYTHONPATH`` pointing at a checkout of the old code and once at the new
@@ -66,27 +71,38 @@ def _mel(waves, sr):
 
 
 def tasks(args):
-    """Yield (name, spectrograms, binary labels, speakers, epochs, outer folds)."""
+    """Yield (name, spectrograms, binary labels, speakers, epochs, outer folds, larger test set).
+
+    The larger test set is None, or ``(spectrograms, labels, speakers)`` of
+    every loaded clip, whose clips of the test fold's speakers are scored
+    too.
+    """
     from sklearn_rbfm.datasets import load_audio_folder, load_fsdd_sample
 
     if not args.skip_demo:
         demo = load_fsdd_sample()
         S = _mel(_load(demo.filenames, 16000), 16000)
         y = (demo.target_names[demo.target] == "0").astype(int)
-        yield "demo", S, y, demo.groups, 10, 3
+        yield "demo", S, y, demo.groups, 10, 3, None
     if not args.digits:
         return
 
     data = load_audio_folder(args.root)
     take = np.array([int(Path(f).stem.rsplit("_", 1)[1]) for f in data.filenames])
-    keep = take < args.takes
-    S = _mel(_load(data.filenames[keep], 8000), 8000)
-    labels = data.target_names[data.target[keep]]
+    loaded = take < max(args.takes, args.test_takes or 0)
+    S = _mel(_load(data.filenames[loaded], 8000), 8000)
+    labels = data.target_names[data.target[loaded]]
+    groups = data.groups[loaded]
+    # the training and test folds: the first --takes takes; the larger test
+    # set: every loaded take of the test fold's speakers
+    keep = take[loaded] < args.takes
     for digit in args.digits:
-        yield f"fsdd-{digit}", S, (labels == digit).astype(int), data.groups[keep], args.epochs, 1
+        y = (labels == digit).astype(int)
+        larger = (S, y, groups) if args.test_takes else None
+        yield f"fsdd-{digit}", S[keep], y[keep], groups[keep], args.epochs, 1, larger
 
 
-def fit_and_score(S, y, train, test, epochs, seed, n_init=None):
+def fit_and_score(S, y, train, test, epochs, seed, n_init=None, extra_test=None):
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
@@ -107,7 +123,15 @@ def fit_and_score(S, y, train, test, epochs, seed, n_init=None):
     clf.fit(E_train, y[train])
     history = emb.history_ or {}
     loss = history.get("loss", [])
+    scores = {}
+    if extra_test is not None:
+        S_more, y_more = extra_test
+        scores["auc_test_takes"] = float(
+            roc_auc_score(y_more, clf.decision_function(emb.transform(S_more)))
+        )
+        scores["n_test_takes"] = len(y_more)
     return {
+        **scores,
         "auc": float(roc_auc_score(y[test], clf.decision_function(E_test))),
         "epochs": len(loss),
         "embedding_dim": int(emb.embedding_dim_),
@@ -125,12 +149,17 @@ def run(args):
 
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     rows = []
-    for name, S, y, groups, epochs, n_folds in tasks(args):
+    for name, S, y, groups, epochs, n_folds, larger in tasks(args):
         folds = list(GroupKFold(n_splits=3).split(S, y, groups))[:n_folds]
         for fold, (train, test) in enumerate(folds):
+            extra_test = None
+            if larger is not None:
+                S_all, y_all, groups_all = larger
+                unseen = np.isin(groups_all, np.unique(groups[test]))
+                extra_test = (S_all[unseen], y_all[unseen])
             for seed in SEEDS:
                 t0, c0 = time.perf_counter(), time.process_time()
-                row = fit_and_score(S, y, train, test, epochs, seed, args.n_init)
+                row = fit_and_score(S, y, train, test, epochs, seed, args.n_init, extra_test)
                 row.update(task=name, fold=fold, seed=seed, n_train=len(train),
                            n_test=len(test), wall_s=time.perf_counter() - t0,
                            cpu_s=time.process_time() - c0, load=os.getloadavg()[0])
@@ -150,11 +179,12 @@ def run(args):
           f"load {result['load_end'][0]:.2f}; written to {args.out}")
 
 
-def summary(rows):
-    """(task, fold) -> AUCs over seeds, in seed order."""
+def summary(rows, key="auc"):
+    """(task, fold) -> AUCs over seeds, in seed order; rows without ``key`` left out."""
     out = {}
     for row in sorted(rows, key=lambda r: r["seed"]):
-        out.setdefault((row["task"], row["fold"]), []).append(row["auc"])
+        if key in row:
+            out.setdefault((row["task"], row["fold"]), []).append(row[key])
     return out
 
 
@@ -193,6 +223,8 @@ def table(args):
     print(HEADER)
     for key, aucs in summary(rows).items():
         print(_line(key, args.label, aucs))
+    for key, aucs in summary(rows, "auc_test_takes").items():
+        print(_line(key, f"{args.label}, test speakers' first {args.test_takes} takes", aucs))
     auc = np.array([r["auc"] for r in rows])
     warned = sum(bool(r["warnings"]) for r in rows)
 
@@ -214,6 +246,8 @@ def main(argv=None):
     p.add_argument("--digits", nargs="*", default=["0", "3", "7"])
     p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--test-takes", type=int, default=None,
+                   help="also score each fit on this many takes of the test speakers")
     p.add_argument("--n-init", type=int, default=None,
                    help="CNNEmbedder's n_init (default: the library's default)")
     p.set_defaults(fn=run)
@@ -224,6 +258,8 @@ def main(argv=None):
     p = sub.add_parser("table")
     p.add_argument("parts", nargs="+")
     p.add_argument("--label", default="after")
+    p.add_argument("--test-takes", type=int, default=50,
+                   help="the runs' --test-takes, for the table's labels")
     p.set_defaults(fn=table)
     args = parser.parse_args(argv)
     args.fn(args)

@@ -1,5 +1,6 @@
 """The AudioMNIST networks of Becker et al. (2018) as a scikit-learn classifier."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,6 +20,7 @@ from ._keras import (
     seeded,
     validation_split,
 )
+from .exceptions import ChanceLevelWarning
 from .utils._validation import as_float32
 
 
@@ -32,6 +34,27 @@ _PATIENCE = 6
 # epoch. A larger corpus brings more voices per epoch and trains for fewer.
 _DEFAULT_UPDATES = {"alexnet": 8000, "audionet": 2400}
 _DEFAULT_EPOCH_RANGE = {"alexnet": (20, 100), "audionet": (10, 30)}
+# Training has left chance level once its loss is this fraction below it.
+_CHANCE_MARGIN = 0.05
+# Trainings of one network: the first and at most this many restarts.
+_MAX_RESTARTS = 2
+
+
+def chance_level(y, sample_weight, n_classes):
+    """Training loss of predicting the best constant: the weighted class frequencies.
+
+    Keras averages ``sample_weight * loss`` over the clips, so the class
+    masses are ``sum of the weights of the class / n_clips``; balanced
+    weights give ``log(n_classes)``.
+    """
+    mass = np.bincount(y, weights=sample_weight, minlength=n_classes) / len(y)
+    p = mass[mass > 0] / mass.sum()
+    return float(-(mass[mass > 0] * np.log(p)).sum())
+
+
+def _restart_check_epoch(epochs):
+    """Epochs after which a network sitting at chance level is restarted."""
+    return max(2, -(-epochs // 10))
 
 
 def default_epochs(architecture, n_batches):
@@ -236,6 +259,29 @@ def _batches(tf, X, y, weights, batch_size, shape, augment, seed):
     return Batches()
 
 
+def _stop_at_chance(tf, chance, check_epoch):
+    """A callback ending a training that sits at chance level from ``check_epoch`` epochs on.
+
+    Sitting at chance: no epoch's loss yet clearly below ``chance``, and the
+    last two within the same margin above it, so that a loss still coming
+    down from a high start (AudioNet's first epochs) is left to train.
+    """
+    low, high = (1 - _CHANCE_MARGIN) * chance, (1 + _CHANCE_MARGIN) * chance
+
+    class StopAtChance(tf.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.losses = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.losses.append((logs or {}).get("loss", np.inf))
+            sitting = min(self.losses) >= low and max(self.losses[-2:]) <= high
+            if sitting and len(self.losses) >= check_epoch:
+                self.model.stop_training = True
+
+    return StopAtChance()
+
+
 def _mean_history(histories):
     """Per-epoch mean of the networks' metrics, each network's own as ``net<i>_<key>``.
 
@@ -330,7 +376,17 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     point. ``n_networks`` trains several networks, each with its own
     initialisation, batch order and augmentation, and averages their
     logits: one fitted Keras model whose single softmax output a relevance
-    method explains as one network.
+    method explains as one network. A network whose training loss sits
+    at chance level (within 5 % of the loss of guessing the class
+    frequencies, and not coming down from above it) after a tenth of its
+    epochs (at least 2) starts again from new weights, at most twice; the
+    last attempt runs all its epochs, and a
+    :class:`~sklearn_rbfm.exceptions.ChanceLevelWarning` naming the
+    classifier says when even it never left chance level
+    (``n_attempts_`` counts the attempts). On FSDD a PyTorch port of the
+    AlexNet-like net at ``width=0.5`` ended 100 epochs at chance (a loss
+    of ``log(10)``) in two of six leave-one-speaker-out folds
+    (``benchmarks/RESULTS.md``).
 
     Cost on two CPU cores (measured on FSDD, 2500 one-second clips of 5
     speakers, see ``benchmarks/RESULTS.md``): about 1.5 ms of CPU per clip
@@ -346,8 +402,10 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
 
     - both networks standardise each clip first (a LayerNormalization
       without scale and offset, ``standardize``), so that recording levels
-      do not matter; ``standardize='frequency'`` standardises each
-      frequency band of a spectrogram instead;
+      do not matter; AudioNet's adds 1e-8 to a clip's variance instead of
+      Keras' 1e-3, which exceeds the variance of quiet recordings;
+      ``standardize='frequency'`` standardises each frequency band of a
+      spectrogram instead;
     - AudioNet has batch normalisation after every convolution (the
       authors' AudioNet has none); it trains in a few epochs instead of
       tens of thousands of SGD iterations;
@@ -510,6 +568,11 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         Per-epoch training metrics (``loss``, ``lr``, and ``val_loss`` with
         early stopping). With ``n_networks > 1``, each key holds the mean
         over the networks, and ``net<i>_<key>`` each network's own.
+
+    n_attempts_ : ndarray of shape (n_networks,)
+        How many times each network was trained: 1, or up to 3 when its
+        training loss stayed at chance level and it started again from new
+        weights. ``history_`` holds its last attempt.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -696,24 +759,45 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 1, 2**31 - 1, size=self.n_networks - 1
             )
         ]
-        members, histories = [], []
+        chance = chance_level(y_encoded[train], sample_weight[train], n_classes)
+        epochs = self.epochs or default_epochs(
+            self.architecture, -(-len(train) // self.batch_size)
+        )
+        # A network whose training loss sits at chance level after a tenth
+        # of its epochs (seen on FSDD at width=0.5: the loss stays at
+        # log(10) for good) starts again from new weights; the last attempt
+        # runs all its epochs whatever its loss. Runs too short to stop
+        # early are not restarted.
+        check_epoch = _restart_check_epoch(epochs)
+        restarts = _MAX_RESTARTS if epochs > check_epoch else 0
+        members, histories, attempts = [], [], []
         for member_seed in seeds:
-            with seeded(member_seed):
-                if self.architecture == "audionet":
-                    model = build_audionet(
-                        X.shape[1], n_classes, self.width, self.dropout,
-                        self.standardize,
+            for attempt in range(restarts + 1):
+                attempt_seed = (member_seed + 7919 * attempt) % (2**31 - 1)
+                with seeded(attempt_seed):
+                    if self.architecture == "audionet":
+                        model = build_audionet(
+                            X.shape[1], n_classes, self.width, self.dropout,
+                            self.standardize,
+                        )
+                    else:
+                        model = build_alexnet(
+                            input_shape, n_classes, self.width, self.dropout,
+                            self.standardize,
+                        )
+                    history = self._train(
+                        tf, model, X, y_encoded, sample_weight, train, val,
+                        input_shape, attempt_seed, epochs,
+                        None if attempt == restarts else (chance, check_epoch),
                     )
-                else:
-                    model = build_alexnet(
-                        input_shape, n_classes, self.width, self.dropout,
-                        self.standardize,
-                    )
-                histories.append(self._train(
-                    tf, model, X, y_encoded, sample_weight, train, val,
-                    input_shape, member_seed,
-                ))
+                learned = min(history["loss"]) < (1 - _CHANCE_MARGIN) * chance
+                if learned:
+                    break
             members.append(model)
+            histories.append(history)
+            attempts.append(attempt + 1)
+        self.n_attempts_ = np.array(attempts)
+        self._warn_if_at_chance(histories, chance, restarts + 1)
         if len(members) > 1:
             self.model_ = averaged_network(members, members[0].name)
             self.history_ = _mean_history(histories)
@@ -722,7 +806,29 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         self.input_shape_ = input_shape
         return self
 
-    def _train(self, tf, model, X, y, sample_weight, train, val, shape, seed):
+    def _warn_if_at_chance(self, histories, chance, n_attempts):
+        threshold = (1 - _CHANCE_MARGIN) * chance
+        failed = [
+            i for i, h in enumerate(histories, start=1) if min(h["loss"]) >= threshold
+        ]
+        if not failed:
+            return
+        which = "" if self.n_networks == 1 else (
+            f" for {len(failed)} of its {self.n_networks} networks "
+            f"(net{', net'.join(map(str, failed))})"
+        )
+        warnings.warn(
+            f"{self!r} training ended at chance level{which}: the training loss "
+            f"never went below {threshold:.3f} (chance level {chance:.3f}) in "
+            f"{n_attempts} attempt{'s' if n_attempts > 1 else ''}, so it predicts "
+            "about as well as guessing the classes. Check that the labels match "
+            "the clips, or try more epochs, or a smaller learning_rate or width.",
+            ChanceLevelWarning,
+            stacklevel=3,
+        )
+
+    def _train(self, tf, model, X, y, sample_weight, train, val, shape, seed,
+               epochs, restart_check=None):
         # one-hot targets: Keras' sparse cross-entropy cannot smooth labels
         y = np.eye(len(self.classes_), dtype=np.float32)[y]
         batches = _batches(
@@ -734,7 +840,6 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         )
         # Tracing the training step costs seconds; over few steps an eager
         # loop is faster overall.
-        epochs = self.epochs or default_epochs(self.architecture, len(batches))
         eager = epochs * len(batches) < _EAGER_BELOW_STEPS
         model.compile(
             optimizer=tf.keras.optimizers.Adam(learning_rate=self.learning_rate),
@@ -749,6 +854,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
                 lambda epoch: 0.5 * rate * (1 + np.cos(np.pi * epoch / epochs))
             )
         ]
+        if restart_check is not None:
+            callbacks.append(_stop_at_chance(tf, *restart_check))
         validation = None
         if val is not None:
             validation = (X[val], y[val])

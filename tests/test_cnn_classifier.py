@@ -6,6 +6,7 @@ import pytest
 from sklearn.base import clone
 
 from sklearn_rbfm import KerasCNNClassifier
+from sklearn_rbfm.exceptions import ChanceLevelWarning, FineTuningWarning
 
 
 def tones(n=80, n_samples=256, sr=8000, seed=0):
@@ -432,10 +433,18 @@ def test_standardize_false_leaves_the_level_to_the_network():
     raw = KerasCNNClassifier(width=0.05, epochs=1, early_stopping=False,
                              standardize=False, random_state=0).fit(X, y)
     assert "standardise" in names(kept) and "standardise" not in names(raw)
-    # a standardised network hardly tells a clip from a louder copy (up to
-    # the normalisation's epsilon of 1e-3 added to the variance)
+    # a standardised network hardly tells a clip from a louder copy
     np.testing.assert_allclose(kept.predict_proba(3 * X), kept.predict_proba(X),
                                atol=1e-2)
+    # nor from one 50 dB quieter: each still reaches unit variance (at
+    # 5e-6, Keras' default epsilon of 1e-3 left a standard deviation of 0.07)
+    import tensorflow as tf
+
+    model = kept.model_
+    standardise = tf.keras.Model(model.input, model.get_layer("standardise").output)
+    for copy in (3 * X, X / 300):
+        np.testing.assert_allclose(np.std(standardise(copy).numpy(), axis=1), 1.0,
+                                   rtol=1e-3)
 
 
 def test_audionet_refuses_a_spectrogram_shape():
@@ -501,3 +510,83 @@ def test_no_global_seed_and_no_tensorflow_start_up_lines_in_a_fresh_process():
     assert done.returncode == 0, done.stderr
     for line in ("Unable to register", "cuDNN factory", "cuda_dnn.cc"):
         assert line not in done.stderr, done.stderr
+
+
+def _training_lengths(monkeypatch):
+    """Record the number of epochs each call of ``_train`` ran."""
+    lengths = []
+    train = KerasCNNClassifier._train
+
+    def spy(self, *args, **kwargs):
+        history = train(self, *args, **kwargs)
+        lengths.append(len(history["loss"]))
+        return history
+
+    monkeypatch.setattr(KerasCNNClassifier, "_train", spy)
+    return lengths
+
+
+def test_a_network_at_chance_level_starts_again_and_then_warns(monkeypatch):
+    # constant clips: every network's loss stays at log(2)
+    X, y = np.ones((16, 64), dtype=np.float32), np.arange(16) % 2
+    lengths = _training_lengths(monkeypatch)
+    clf = KerasCNNClassifier(width=0.05, epochs=20, augment=False, random_state=0)
+    with pytest.warns(ChanceLevelWarning, match=(
+            r"^KerasCNNClassifier\(augment=False, epochs=20, random_state=0, "
+            r"width=0.05\) training ended at chance level: the training loss never "
+            r"went below 0.658 \(chance level 0.693\) in 3 attempts")):
+        clf.fit(X, y)
+    # the first two attempts stop after a tenth of the epochs, the last runs all
+    assert lengths == [2, 2, 20]
+    assert clf.n_attempts_.tolist() == [3] and len(clf.history_["loss"]) == 20
+    assert clf.history_["loss"][-1] == pytest.approx(np.log(2), abs=0.01)
+
+
+def test_short_runs_are_not_restarted_and_each_network_at_chance_is_named(monkeypatch):
+    X, y = np.ones((16, 64), dtype=np.float32), np.arange(16) % 2
+    lengths = _training_lengths(monkeypatch)
+    clf = KerasCNNClassifier(width=0.05, epochs=2, augment=False, n_networks=2,
+                             random_state=0)
+    with pytest.warns(ChanceLevelWarning,
+                      match=r"for 2 of its 2 networks \(net1, net2\).* in 1 attempt,"):
+        clf.fit(X, y)
+    assert lengths == [2, 2] and clf.n_attempts_.tolist() == [1, 1]
+
+
+def test_a_network_that_learns_is_trained_once(audionet):
+    assert audionet[0].n_attempts_.tolist() == [1]
+    assert min(audionet[0].history_["loss"]) < 0.95 * np.log(2)
+
+
+@pytest.mark.parametrize("losses, stops_after", [
+    ([2.30, 2.31, 2.30, 2.29], 3),          # sits at log(10): stopped at the check
+    ([5.6, 2.5, 2.35, 2.33, 2.2], 4),      # still coming down at the check: later
+    ([2.32, 2.0, 2.3, 2.31, 2.3], None),   # left chance once: never stopped
+    ([8.0, 6.0, 5.0, 4.0], None),          # above chance but falling: never stopped
+])
+def test_the_restart_check_stops_only_trainings_sitting_at_chance(losses, stops_after):
+    import types
+
+    from sklearn_rbfm._cnn_classifier import _stop_at_chance
+    from sklearn_rbfm._keras import import_tensorflow
+
+    callback = _stop_at_chance(import_tensorflow(), np.log(10), 3)
+    callback.set_model(types.SimpleNamespace(stop_training=False))
+    stopped = None
+    for epoch, loss in enumerate(losses):
+        callback.on_epoch_end(epoch, {"loss": loss})
+        if callback.model.stop_training and stopped is None:
+            stopped = epoch + 1
+    assert stopped == stops_after
+
+
+def test_chance_level_is_the_loss_of_the_weighted_class_frequencies():
+    from sklearn_rbfm._cnn_classifier import chance_level
+
+    y = np.array([0] * 9 + [1])
+    balanced = np.where(y == 0, 10 / 18, 10 / 2)
+    assert chance_level(y, balanced, 2) == pytest.approx(np.log(2))
+    p = np.array([0.9, 0.1])
+    assert chance_level(y, np.ones(10), 2) == pytest.approx(-(p * np.log(p)).sum())
+    assert chance_level(np.arange(30) % 10, np.ones(30), 10) == pytest.approx(np.log(10))
+    assert issubclass(FineTuningWarning, ChanceLevelWarning)
