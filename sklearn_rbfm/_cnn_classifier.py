@@ -10,6 +10,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._architectures import averaged_network, build_alexnet, build_audionet
+# the margin around chance level and the restarts of the fine-tuning recipe
+from ._fine_tuning import CHANCE_MARGIN as _CHANCE_MARGIN
+from ._fine_tuning import MAX_RESTARTS as _MAX_RESTARTS
 from ._keras import (
     KerasPickleMixin,
     class_weight_dict,
@@ -34,10 +37,6 @@ _PATIENCE = 6
 # epoch. A larger corpus brings more voices per epoch and trains for fewer.
 _DEFAULT_UPDATES = {"alexnet": 8000, "audionet": 2400}
 _DEFAULT_EPOCH_RANGE = {"alexnet": (20, 100), "audionet": (10, 30)}
-# Training has left chance level once its loss is this fraction below it.
-_CHANCE_MARGIN = 0.05
-# Trainings of one network: the first and at most this many restarts.
-_MAX_RESTARTS = 2
 
 
 def chance_level(y, sample_weight, n_classes):
