@@ -11,7 +11,9 @@ on the sixth.
   ``--keep-dc`` keeps it, as the runs before);
 - the AlexNet-like net on 129 x 63 log power spectrograms of those
   waveforms (``SpectrogramTransformer('power', sr=8000, n_fft=256,
-  hop_length=128)``; ``--front mel``: 64 log-mel bands);
+  hop_length=128, top_db=60)``, each floored 60 dB below its peak;
+  ``--front mel``: 64 log-mel bands; ``--top-db 0``: the absolute floor of
+  -100 dB, as the runs before);
 - named baseline: logistic regression on the same spectrograms,
   standardised per bin (``C=0.01``).
 
@@ -74,8 +76,9 @@ def load(remove_dc=True):
     return waves, labels["label"].to_numpy(), labels["speaker"].to_numpy()
 
 
-def spectrograms(waves, kind="power"):
+def spectrograms(waves, kind="power", top_db=60.0):
     spec = SpectrogramTransformer(kind, sr=8000, n_fft=256, hop_length=128,
+                                  top_db=top_db or None,
                                   **({"n_mels": 64} if kind == "mel" else {}))
     return spec.fit_transform(waves), spec.spectrogram_shape_
 
@@ -109,7 +112,8 @@ def train(args, waves, S, shape, y, speakers):
         if args.folds and k not in args.folds:
             continue
         speaker = str(speakers[te][0])
-        row = {"speaker": speaker, "n_train": int(len(tr)), "n_test": int(len(te))}
+        row = {"speaker": speaker, "n_train": int(len(tr)), "n_test": int(len(te)),
+               "top_db": args.top_db}
         if args.net == "alexnet":
             scaler = StandardScaler().fit(S[tr])
             logreg, wall, cpu = timed(lambda: LogisticRegression(
@@ -246,13 +250,16 @@ def main():
                         help="keep the files' DC offsets (the runs before remove_dc)")
     parser.add_argument("--front", choices=("power", "mel"), default="power",
                         help="spectrograms: 129 log power bins, or 64 log-mel bands")
+    parser.add_argument("--top-db", type=float, default=60.0,
+                        help="floor each spectrogram this many dB below its peak; "
+                             "0: the absolute -100 dB floor of the runs before")
     args = parser.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     if args.phase == "report":
         report(args)
         return
     waves, y, speakers = load(not args.keep_dc)
-    S, shape = spectrograms(waves, args.front)
+    S, shape = spectrograms(waves, args.front, args.top_db)
     print(f"FSDD: {len(y)} clips, speakers {sorted(set(speakers))}, spectrograms {shape}; "
           f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)

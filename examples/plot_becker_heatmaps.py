@@ -39,8 +39,11 @@ from sklearn_rbfm.explain import audible_heatmap, manipulation_test, relevance_m
 from sklearn_rbfm.plotting import ManipulationTestDisplay, SpectrogramExplanationDisplay
 
 data = load_fsdd_sample()
-waves = AudioLoader(sr=8000, duration=1.0).fit_transform(data.filenames)
-spectrogram = SpectrogramTransformer("power", sr=8000, n_fft=256, hop_length=128)
+waves = AudioLoader(sr=8000, duration=1.0, remove_dc=True).fit_transform(data.filenames)
+# each spectrogram floored 60 dB below its peak, so that quiet and loud
+# recordings differ by a shift of level only
+spectrogram = SpectrogramTransformer("power", sr=8000, n_fft=256, hop_length=128,
+                                     top_db=60)
 S = spectrogram.fit_transform(waves)
 shape = spectrogram.spectrogram_shape_
 y, speakers = data.target, data.groups

@@ -346,10 +346,15 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     spectrograms ``(n_samples, n_freq * n_frames)`` in (frequency, frame)
     order, as :class:`~sklearn_rbfm.SpectrogramTransformer` returns them
     (e.g. ``SpectrogramTransformer('power', sr=8000, n_fft=256,
-    hop_length=128)`` of those waveforms: 129 x 63 log power bins). A DC
-    offset in the recordings is best removed when loading
-    (``remove_dc=True``): it costs the networks accuracy on the speakers
-    recorded with one. Every layer is named and the network ends in a
+    hop_length=128, top_db=60)`` of those waveforms: 129 x 63 log power
+    bins, each clip floored 60 dB below its peak). A DC offset in the
+    recordings is best removed when loading (``remove_dc=True``): it costs
+    the networks accuracy on the speakers recorded with one. Spectrograms
+    are best floored relative to their peak (``top_db``): at the absolute
+    floor of -100 dB, silence and padding lie 40-60 dB below the speech and
+    a recording 20 dB quieter lies 20 dB closer to them, so that the
+    per-clip standardisation does not remove the recording level, and the
+    net sees each voice at its own scale. Every layer is named and the network ends in a
     Dense softmax layer, so that
     :func:`sklearn_rbfm.explain.relevance_maps` explains it (its native
     engine folds batch normalisation into the preceding convolution).

@@ -115,6 +115,16 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         keeps linear values. ``'auto'`` means ``'db'`` for 'mel' and
         'power' and VGGish's ``ln(S + 0.01)`` for 'vggish' (the only value
         'vggish' accepts).
+    top_db : float > 0 or None, default=None
+        Floor each clip's decibels at its loudest value minus ``top_db``, as
+        ``librosa.power_to_db(..., top_db=...)`` does for one spectrogram.
+        Padding, silence and the recording's own noise floor then sit at
+        the same distance below the clip's peak whatever its level, and a
+        quiet recording differs from a loud one by a shift only, which a
+        per-clip standardisation removes. Without it, silence is the
+        absolute floor of -100 dB and a recording 20 dB quieter lies 20 dB
+        closer to it. Only with decibels (``log='db'``, or ``'auto'`` for
+        'mel' and 'power'). None keeps every value.
     center : bool, default=None
         Pad ``n_fft // 2`` zeros on both sides so that frame ``t`` is centred
         on sample ``t * hop_length`` (librosa's default). None means True for
@@ -230,6 +240,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             Interval(Real, 0, None, closed="neither"),
             None,
         ],
+        "top_db": [Interval(Real, 0, None, closed="neither"), None],
         "center": ["boolean", None],
         "n_frames": [Interval(Integral, 1, None, closed="left"), None],
         "playback_rate": [Interval(Real, 0, None, closed="neither")],
@@ -249,6 +260,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         fmax=None,
         power=None,
         log="auto",
+        top_db=None,
         center=None,
         n_frames=None,
         playback_rate=1.0,
@@ -264,6 +276,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.fmax = fmax
         self.power = power
         self.log = log
+        self.top_db = top_db
         self.center = center
         self.n_frames = n_frames
         self.playback_rate = playback_rate
@@ -339,6 +352,10 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         for start, spec in self._spectra(X):
             spec = self._compress(spec)
             spec = self._fix_frames(spec, n_frames)
+            if self.top_db is not None:
+                # after the padding frames, which are silence like any other
+                peak = spec.max(axis=(1, 2), keepdims=True)
+                spec = np.maximum(spec, peak - np.float32(self.top_db))
             stop = start + spec.shape[0]
             out[start:stop] = spec.transpose(0, 2, 1).reshape(stop - start, -1)
         return out
@@ -372,7 +389,9 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     def _resolve_frontend(self):
         apparent_sr = float(self.sr) * float(self.playback_rate)
         if self.kind == "vggish":
-            fixed = [p for p in _FIXED_BY_VGGISH if getattr(self, p) is not None]
+            fixed = [
+                p for p in (*_FIXED_BY_VGGISH, "top_db") if getattr(self, p) is not None
+            ]
             if fixed or self.log != "auto":
                 names = ", ".join(fixed + (["log"] if self.log != "auto" else []))
                 raise ValueError(
@@ -420,6 +439,12 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         offset = (n_fft - win_length) // 2
         window[offset : offset + win_length] = periodic_hann(win_length)
         center = True if self.center is None else self.center
+        log = "db" if self.log == "auto" else self.log
+        if self.top_db is not None and log != "db":
+            raise ValueError(
+                f"top_db={self.top_db} floors decibels, but log={self.log!r} "
+                "does not give decibels. Use log='db' (or 'auto'), or top_db=None."
+            )
         return {
             "sr": apparent_sr,
             "resample_from": None,
@@ -431,7 +456,7 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
             "center": center,
             "pad": (n_fft // 2, n_fft // 2) if center else (0, 0),
             "power": 2.0 if self.power is None else float(self.power),
-            "log": "db" if self.log == "auto" else self.log,
+            "log": log,
         }
 
     def _mel_basis(self):

@@ -21,6 +21,7 @@ def _spectrogram_transformer():
     return [
         SpectrogramTransformer(kind="power", n_fft=4, hop_length=2),
         SpectrogramTransformer(kind="mel", sr=8000, n_fft=8, hop_length=2, n_mels=2),
+        SpectrogramTransformer(kind="power", n_fft=4, hop_length=2, top_db=40),
     ]
 
 

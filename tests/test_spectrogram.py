@@ -138,6 +138,42 @@ def test_power_and_db_equal_librosa(waves):
     np.testing.assert_allclose(mag.transform(waves), ref.reshape(6, -1), rtol=1e-3, atol=1e-3)
 
 
+def test_top_db_floors_each_clip_below_its_own_peak(waves):
+    params = {"n_fft": 256, "hop_length": 128}
+    # speech-like: a tone in the first half, digital silence after it
+    t = np.arange(16000) / 16000
+    clip = np.where(t < 0.5, 0.5 * np.sin(2 * np.pi * 440 * t), 0.0).astype(np.float32)
+    X = np.vstack([clip, 0.01 * clip, waves[0]])
+    raw = SpectrogramTransformer("power", **params).fit_transform(X)
+    out = SpectrogramTransformer("power", top_db=60, **params).fit_transform(X)
+    power = np.abs(librosa.stft(X, **params)) ** 2
+    ref = [librosa.power_to_db(p, ref=1.0, amin=1e-10, top_db=60).ravel() for p in power]
+    np.testing.assert_allclose(out, np.stack(ref), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(out.min(axis=1), out.max(axis=1) - 60, atol=1e-4)
+    # a copy 40 dB quieter is the same spectrogram shifted by -40 dB,
+    # silence included; without the floor its silence stays at -100 dB
+    np.testing.assert_allclose(out[1], out[0] - 40, atol=0.05)
+    assert raw[0].min() == raw[1].min() == pytest.approx(-100)
+    # padding frames are floored like the clip's own silence
+    padded = SpectrogramTransformer("power", top_db=60, n_frames=200, **params)
+    wide = padded.fit_transform(X).reshape(3, 129, 200)
+    floor = np.broadcast_to((out.max(axis=1) - 60)[:, None, None], wide[:, :, 126:].shape)
+    np.testing.assert_allclose(wide[:, :, 126:], floor, atol=1e-4)
+    mel = SpectrogramTransformer("mel", n_fft=256, n_mels=40, top_db=30).fit_transform(X)
+    np.testing.assert_allclose(mel.min(axis=1), mel.max(axis=1) - 30, atol=1e-4)
+
+
+def test_top_db_needs_decibels(waves):
+    with pytest.raises(ValueError, match="top_db=60 floors decibels, but log=None"):
+        SpectrogramTransformer("power", log=None, top_db=60).fit(waves)
+    with pytest.raises(ValueError, match="top_db=60 floors decibels, but log=0.5"):
+        SpectrogramTransformer("mel", log=0.5, top_db=60).fit(waves)
+    with pytest.raises(ValueError, match="kind='vggish' fixes .*top_db"):
+        SpectrogramTransformer(top_db=60).fit(waves)
+    with pytest.raises(ValueError, match="top_db"):
+        SpectrogramTransformer("power", top_db=0).fit(waves)
+
+
 def test_log_offset(waves):
     lin = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=None).fit_transform(waves)
     logged = SpectrogramTransformer("mel", n_fft=256, n_mels=40, log=0.5).fit_transform(waves)
