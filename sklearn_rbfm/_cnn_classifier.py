@@ -354,7 +354,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     floor of -100 dB, silence and padding lie 40-60 dB below the speech and
     a recording 20 dB quieter lies 20 dB closer to them, so that the
     per-clip standardisation does not remove the recording level, and the
-    net sees each voice at its own scale. Every layer is named and the network ends in a
+    net sees each voice at its own scale. On FSDD a floor 60 dB below the
+    peak raised the AlexNet-like net's mean leave-one-speaker-out accuracy
+    from 0.811 to 0.862 (``channel_db=10``, ``benchmarks/RESULTS.md``). Every layer is named and the network ends in a
     Dense softmax layer, so that
     :func:`sklearn_rbfm.explain.relevance_maps` explains it (its native
     engine folds batch normalisation into the preceding convolution).

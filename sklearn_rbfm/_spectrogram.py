@@ -124,7 +124,10 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
         per-clip standardisation removes. Without it, silence is the
         absolute floor of -100 dB and a recording 20 dB quieter lies 20 dB
         closer to it. Only with decibels (``log='db'``, or ``'auto'`` for
-        'mel' and 'power'). None keeps every value.
+        'mel' and 'power'). None keeps every value. For networks trained
+        from scratch on recordings of varied level: on FSDD, 60 dB raised
+        a spectrogram CNN's accuracy on unseen speakers from 0.81 to 0.86
+        (:class:`~sklearn_rbfm.KerasCNNClassifier`, ``benchmarks/RESULTS.md``).
     center : bool, default=None
         Pad ``n_fft // 2`` zeros on both sides so that frame ``t`` is centred
         on sample ``t * hop_length`` (librosa's default). None means True for
@@ -223,6 +226,17 @@ class SpectrogramTransformer(TransformerMixin, BaseEstimator):
     array([0.0125, 0.0225])
     >>> spec.frequencies_[[0, -1]].round(1)
     array([ 154.7, 7215.3])
+
+    Decibels floored 60 dB below each clip's peak: silence after a clip
+    then sits at that floor, and a copy 40 dB quieter is a shifted copy.
+
+    >>> clip = np.concatenate([X[0, :8000], np.zeros(8000, np.float32)])
+    >>> db = SpectrogramTransformer("power", n_fft=512, top_db=60)
+    >>> S = db.fit_transform(np.stack([clip, 0.01 * clip]))
+    >>> float((S.max(axis=1) - S.min(axis=1)).round(3)[0])
+    60.0
+    >>> bool(np.allclose(S[0] - S[1], 40, atol=0.01))
+    True
     """
 
     _parameter_constraints: dict = {
