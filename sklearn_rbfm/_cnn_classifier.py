@@ -356,9 +356,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
     per-clip standardisation does not remove the recording level, and the
     net sees each voice at its own scale. On FSDD a floor 60 dB below the
     peak raised the AlexNet-like net's mean leave-one-speaker-out accuracy
-    from 0.811 to 0.862 (``channel_db=10``, ``benchmarks/RESULTS.md``). Every layer is named and the network ends in a
-    Dense softmax layer, so that
-    :func:`sklearn_rbfm.explain.relevance_maps` explains it (its native
+    from 0.811 to 0.862 (``channel_db=10``, ``benchmarks/RESULTS.md``).
+    Every layer is named and the network ends in a Dense softmax layer, so
+    that :func:`sklearn_rbfm.explain.relevance_maps` explains it (its native
     engine folds batch normalisation into the preceding convolution).
 
     Training: Adam with a cosine learning-rate decay from
