@@ -22,6 +22,9 @@ Training runs fold by fold (``--phase train``), one process per net
 accuracies, wall and CPU seconds, epochs run and the load average are
 written to ``--out``/results_<net>.json and the fitted net is pickled
 beside it, so that a cut-off run keeps the folds it finished.
+``--phase offsets`` scores each pickled net again with ``test_offsets`` of
+1, 3, 5 and 9 (its predictions averaged over that many placements of each
+test clip's content) into ``--out``/offsets_<net>.json.
 ``--phase explain`` then reads the pickles and, per fold, on ``--n-explain``
 test clips:
 
@@ -67,6 +70,7 @@ from sklearn_rbfm import AudioLoader, KerasCNNClassifier, SpectrogramTransformer
 
 FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 NETS = ("audionet", "alexnet")
+OFFSETS = (1, 3, 5, 9)
 
 
 def load(remove_dc=True):
@@ -158,6 +162,8 @@ def explain(args, waves, S, shape, y, speakers):
         chosen = np.random.RandomState(args.seed).permutation(te)[: args.n_explain]
         with open(path, "rb") as f:
             clf = pickle.load(f)
+        # set directly: the nets pickled before test_offsets lack it
+        clf.test_offsets = args.test_offsets
         X = waves if net == "audionet" else S
         Xe, ye = X[chosen], y[chosen]
         axis = "time" if net == "audionet" else "frequency"
@@ -185,6 +191,34 @@ def explain(args, waves, S, shape, y, speakers):
         write(out, results)
         print(f"fold {k} {net}: drop relevant {test.relevant_drop:.3f} vs control "
               f"{test.control_drop:.3f}; AOPC {aopc}", flush=True)
+
+
+def offsets(args, waves, S, shape, y, speakers):
+    # test-time placements: each fitted net's accuracy when predict_proba
+    # averages 1, 3, 5 or 9 placements of each test clip's content
+    net = args.net
+    X = waves if net == "audionet" else S
+    results = {}
+    for k, (_, te) in enumerate(LeaveOneGroupOut().split(waves, y, speakers)):
+        path = Path(args.out) / f"fold{k}_{net}.pkl"
+        if not path.exists() or (args.folds and k not in args.folds):
+            continue
+        with open(path, "rb") as f:
+            clf = pickle.load(f)
+        row = {"speaker": str(speakers[te][0])}
+        for n in OFFSETS:
+            # set directly: the nets pickled before test_offsets lack it
+            clf.test_offsets = n
+            score, wall, cpu = timed(lambda: clf.score(X[te], y[te]))
+            row[str(n)] = {"accuracy": score, "wall_s": wall, "cpu_s": cpu}
+        results[str(k)] = row
+        print(f"fold {k} ({row['speaker']}): " + ", ".join(
+            f"{n} placements {row[str(n)]['accuracy']:.3f} ({row[str(n)]['cpu_s']:.1f} CPU s)"
+            for n in OFFSETS), flush=True)
+    write(Path(args.out) / f"offsets_{net}.json", results)
+    for n in OFFSETS:
+        print(f"mean, {n} placements: "
+              f"{np.mean([r[str(n)]['accuracy'] for r in results.values()]):.3f}")
 
 
 def report(args):
@@ -233,7 +267,8 @@ def report(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--phase", choices=("train", "explain", "report"), default="train")
+    parser.add_argument("--phase", choices=("train", "explain", "offsets", "report"),
+                        default="train")
     parser.add_argument("--net", choices=NETS, default="alexnet")
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "bench_becker"),
                         help="folder of the per-net JSON results and fitted nets")
@@ -245,6 +280,9 @@ def main():
                         help="further KerasCNNClassifier parameters, as JSON")
     parser.add_argument("--n-explain", type=int, default=60)
     parser.add_argument("--region-fraction", type=float, default=0.2)
+    parser.add_argument("--test-offsets", type=lambda v: v if v == "auto" else int(v),
+                        default="auto",
+                        help="explain phase: the classifiers' test_offsets")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-dc", action="store_true",
                         help="keep the files' DC offsets (the runs before remove_dc)")
@@ -263,7 +301,8 @@ def main():
     print(f"FSDD: {len(y)} clips, speakers {sorted(set(speakers))}, spectrograms {shape}; "
           f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
-    (train if args.phase == "train" else explain)(args, waves, S, shape, y, speakers)
+    phases = {"train": train, "explain": explain, "offsets": offsets}
+    phases[args.phase](args, waves, S, shape, y, speakers)
 
 
 if __name__ == "__main__":

@@ -236,11 +236,54 @@ def _scaled(units, width):
 WAVEFORM_EPSILON = 1e-8
 
 
+_CONTENT_LAYER = []
+
+
+def content_standardization():
+    """The Keras layer class of ``standardize='content'``, defined on first use.
+
+    ``ContentStandardization`` standardises each row over its non-zero
+    values (zero mean, unit variance) and leaves its zeros at zero: a
+    waveform's padding and digital silence neither count towards its
+    statistics nor change. Keras' ``LayerNormalization`` standardises over
+    the whole frame, so that a clip padded to twice its length came out
+    with its speech at sqrt(2) times the scale. Registered with Keras
+    (``sklearn_rbfm>ContentStandardization``); it rescales each clip as a
+    whole, so relevance passes through it unchanged (``relevance_rule``).
+    """
+    if not _CONTENT_LAYER:
+        tf = import_tensorflow()
+
+        @tf.keras.utils.register_keras_serializable(package="sklearn_rbfm")
+        class ContentStandardization(tf.keras.layers.Layer):
+            relevance_rule = "identity"
+
+            def __init__(self, epsilon=WAVEFORM_EPSILON, **kwargs):
+                super().__init__(**kwargs)
+                self.epsilon = float(epsilon)
+
+            def call(self, x):
+                content = tf.cast(tf.not_equal(x, 0), x.dtype)
+                count = tf.maximum(tf.reduce_sum(content, axis=-1, keepdims=True), 1.0)
+                mean = tf.reduce_sum(x, axis=-1, keepdims=True) / count
+                centred = (x - mean) * content
+                variance = tf.reduce_sum(centred**2, axis=-1, keepdims=True) / count
+                return centred * tf.math.rsqrt(variance + self.epsilon)
+
+            def get_config(self):
+                return {**super().get_config(), "epsilon": self.epsilon}
+
+        _CONTENT_LAYER.append(ContentStandardization)
+    return _CONTENT_LAYER[0]
+
+
 def _standardised(layers, inputs, standardize, epsilon=1e-3):
     # Per clip, so that recording levels do not matter; the relevance
     # engine passes relevance through it unchanged.
     if not standardize:
         return inputs
+    if standardize == "content":
+        return content_standardization()(epsilon=epsilon, name="standardise")(inputs)
     return layers.LayerNormalization(
         axis=-1, center=False, scale=False, epsilon=epsilon, name="standardise"
     )(inputs)
@@ -293,7 +336,9 @@ def build_audionet(n_features, n_classes, width, dropout, standardize=True):
     """Becker et al.'s AudioNet on waveforms of ``n_features`` samples.
 
     Per-clip standardisation (a LayerNormalization without scale or offset,
-    epsilon ``WAVEFORM_EPSILON``, unless ``standardize`` is False), six blocks of Conv1D(3) + BatchNormalization + ReLU + max pooling (the
+    epsilon ``WAVEFORM_EPSILON``; over the non-zero samples only with
+    ``standardize='content'``; none when False), six blocks of Conv1D(3) +
+    BatchNormalization + ReLU + max pooling (the
     first pooling 3 wide, the others 2, stride 2), two dense layers
     *without* activation (as in the authors' code), dropout after each, and
     the softmax output.

@@ -219,6 +219,12 @@ EXPECTED_FAILED_CHECKS = {
             "differently (about 1e-7 relative) when the rows of a batch are "
             "reordered; the check demands 1e-7."
         ),
+        "check_methods_subset_invariance": (
+            "float32 convolutions (oneDNN) may round a row's probabilities "
+            "differently (up to 5e-7 absolute seen) in a batch of another "
+            "size, and AudioNet averages five such predictions "
+            "(test_offsets='auto'); the check demands 1e-7."
+        ),
     },
 }
 

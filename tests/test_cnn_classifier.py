@@ -61,7 +61,7 @@ def test_audionet_learns_tones_and_has_the_published_layout(audionet):
         bn = clf.model_.get_layer(f"conv{i}_bn")
         assert type(bn).__name__ == "BatchNormalization"
         assert bn.input is clf.model_.get_layer(f"conv{i}").output
-    assert type(clf.model_.get_layer("standardise")).__name__ == "LayerNormalization"
+    assert type(clf.model_.get_layer("standardise")).__name__ == "ContentStandardization"
 
 
 def test_batch_norm_statistics_are_those_of_the_training_data(audionet):
@@ -590,3 +590,111 @@ def test_chance_level_is_the_loss_of_the_weighted_class_frequencies():
     assert chance_level(y, np.ones(10), 2) == pytest.approx(-(p * np.log(p)).sum())
     assert chance_level(np.arange(30) % 10, np.ones(30), 10) == pytest.approx(np.log(10))
     assert issubclass(FineTuningWarning, ChanceLevelWarning)
+
+
+def test_content_standardisation_ignores_the_padding_and_the_level():
+    import tensorflow as tf
+
+    X, _ = tones(n=8, n_samples=128)
+    short = np.zeros((8, 512), dtype=np.float32)
+    short[:, :128] = X                       # a quarter content, padded
+    half = np.zeros((8, 512), dtype=np.float32)
+    half[:, :128] = X
+    half[:, 128:256] = X[:, ::-1]             # half content
+    from sklearn_rbfm._architectures import build_audionet
+
+    frames = {}
+    for standardize in (True, "content"):
+        model = build_audionet(512, 2, 0.05, 0.5, standardize)
+        frames[standardize] = tf.keras.Model(
+            model.input, model.get_layer("standardise").output)
+    content = frames["content"]
+    out = content(short).numpy()
+    # zero mean and unit variance over the content; the padding stays silent
+    np.testing.assert_allclose(out[:, :128].mean(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out[:, :128].std(axis=1), 1.0, rtol=1e-4)
+    assert not out[:, 128:].any()
+    # the same speech comes out the same whatever the padding and the level
+    np.testing.assert_allclose(content(half).numpy()[:, :256].std(axis=1), 1.0,
+                               rtol=1e-4)
+    np.testing.assert_allclose(content(short / 300).numpy(), out, rtol=2e-3, atol=1e-5)
+    # over the whole frame (standardize=True) a clip with four times the
+    # padding came out at twice the scale
+    whole = frames[True]
+    ratio = whole(short).numpy()[:, :128].std(axis=1) / whole(half).numpy()[:, :128].std(axis=1)
+    np.testing.assert_allclose(ratio, np.sqrt(2), rtol=0.05)
+    # a silent clip stays silent instead of dividing by zero
+    assert not content(np.zeros((1, 512), np.float32)).numpy().any()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_rbfm.exceptions.ChanceLevelWarning")
+def test_content_standardised_net_is_explained_and_pickled_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    from sklearn_rbfm.explain import relevance_maps
+
+    X, y = tones(n=16, n_samples=128)
+    X[:, 96:] = 0.0
+    clf = KerasCNNClassifier(width=0.05, epochs=2, standardize="content",
+                             random_state=0).fit(X, y)
+    assert type(clf.model_.get_layer("standardise")).__name__ == "ContentStandardization"
+    R = relevance_maps(clf, X[:4], method="lrp.epsilon")
+    assert R.shape == (4, 128) and np.isfinite(R).all() and np.abs(R).sum() > 0
+    assert not R[:, 96:].any()   # silence carries no relevance
+    path = tmp_path / "clf.pkl"
+    joblib.dump((clf, X, clf.predict_proba(X)), path)
+    code = (
+        "import joblib, numpy as np, sys; clf, X, p = joblib.load(sys.argv[1]); "
+        "np.testing.assert_array_equal(clf.predict_proba(X), p); print('same')"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0 and "same" in out.stdout, out.stderr[-2000:]
+
+
+def test_content_standardisation_is_refused_for_spectrograms():
+    X, y = blobs(n=10)
+    with pytest.raises(ValueError, match="standardize='content'.*spectrograms"):
+        KerasCNNClassifier("alexnet", spectrogram_shape=(8, 8), standardize="content",
+                           epochs=1).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_rbfm.exceptions.ChanceLevelWarning")
+def test_test_offsets_average_the_placements_of_each_clips_content():
+    from sklearn_rbfm._cnn_classifier import _spread_placements
+
+    X = np.zeros((2, 10), dtype=np.float32)
+    X[0, :4] = [1, 2, 3, 4]
+    X[1] = np.arange(1, 11)                  # no room to move
+    placed = list(_spread_placements(X, (10,), 4))
+    firsts = [int(np.flatnonzero(p[0])[0]) for p in placed]
+    assert firsts == [0, 2, 4, 6]            # from the start to the end of the frame
+    for p in placed:
+        np.testing.assert_array_equal(p[0, p[0] != 0], [1, 2, 3, 4])
+        np.testing.assert_array_equal(p[1], X[1])
+    S = np.full((1, 2, 5), -80.0, dtype=np.float32)
+    S[0, :, 0:2] = [[1, 2], [3, 4]]
+    last = list(_spread_placements(S.reshape(1, -1), (2, 5), 2))[-1].reshape(2, 5)
+    np.testing.assert_array_equal(last[:, 3:], S[0, :, 0:2])
+
+    Xt, yt = tones(n=16, n_samples=128)
+    Xt[:, 64:] = 0.0
+    clf = KerasCNNClassifier(width=0.05, epochs=2, test_offsets=1,
+                             random_state=0).fit(Xt, yt)
+    single = clf.predict_proba(Xt)
+    np.testing.assert_allclose(single, clf.model_.predict(Xt, verbose=0), rtol=1e-5,
+                               atol=1e-6)
+    clf.set_params(test_offsets=3)
+    expected = np.mean([clf.model_.predict(p, verbose=0)
+                        for p in _spread_placements(Xt, (128,), 3)], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(Xt), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(clf.predict_proba(Xt), single)
+    # "auto": five placements for AudioNet, which trained at random offsets
+    five = np.mean([clf.model_.predict(p, verbose=0)
+                    for p in _spread_placements(Xt, (128,), 5)], axis=0)
+    clf.set_params(test_offsets="auto")
+    np.testing.assert_allclose(clf.predict_proba(Xt), five, rtol=1e-5, atol=1e-6)
+    clf.set_params(augment=False)
+    np.testing.assert_allclose(clf.predict_proba(Xt), single, rtol=1e-5, atol=1e-6)
+    assert KerasCNNClassifier("alexnet")._placements() == 1

@@ -182,6 +182,12 @@ def test_batch_normalisation_after_dense_is_folded():
     outputs = layers.Dense(3, name="out")(hidden)
     model = tf.keras.Model(inputs, outputs)
     rng = np.random.RandomState(6)
+    # every weight drawn here: Keras' initialisers follow the global random
+    # state, which the tests run before this one move
+    for name in ("d", "out"):
+        model.get_layer(name).set_weights(
+            [rng.randn(*w.shape) for w in model.get_layer(name).get_weights()]
+        )
     model.get_layer("bn").set_weights(
         [rng.rand(5) + 0.5, rng.randn(5), rng.randn(5), rng.rand(5) + 0.2]
     )

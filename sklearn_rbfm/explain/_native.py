@@ -164,11 +164,13 @@ class _Op:
         self._flat = tf.nest.flatten(self._structure)
         self._slots = [i for i, v in enumerate(self._flat) if _is_keras_tensor(v)]
         self.linear = None
-        # layers may declare their rule ("rearrange" or "proportional")
+        # layers may declare their rule ("rearrange", "proportional" or
+        # "identity": a rescaling of each sample as a whole)
         declared = getattr(layer, "relevance_rule", None)
         self.family = (
             "rearrange" if self.kind in _RESHAPING or declared == "rearrange"
             else "proportional" if self.kind in _PROPORTIONAL or declared == "proportional"
+            else "identity" if self.kind in _IDENTITY or declared == "identity"
             else None
         )
 
@@ -612,7 +614,7 @@ class _RuleExplainer:
                 continue
             elif op.kind == "Lambda" and _scaled_residual(op) is not None:
                 continue
-            elif op.family is None and op.kind not in _IDENTITY:
+            elif op.family is None:
                 bad.append((op, "no relevance rule is defined for it"))
         if bad:
             where = ", ".join(op.describe() for op, _ in bad)
@@ -665,7 +667,7 @@ class _RuleExplainer:
             if op.folded:
                 return [R]
             return [self._linear_rule(op, op.linear, inputs[0], R)]
-        if kind in _ACTIVATIONS or kind in _IDENTITY:
+        if kind in _ACTIVATIONS or op.family == "identity":
             return [R]
         if op.family == "rearrange":
             with tf.GradientTape() as tape:
