@@ -95,13 +95,18 @@ def _spread_placements(X, shape, n_placements):
 
     The offsets are spread evenly from the start of the frame to its end
     (the first copy starts the content at position 0, the last ends it at
-    the frame's end); one placement is the clip as given.
+    the frame's end); one placement is the clip as given. Clips that fill
+    their frames (windows of a long recording) have one placement only, so
+    they are given once.
     """
     if n_placements == 1:
         yield X
         return
     start, end = _content_bounds(X, shape)
     free = shape[-1] - (end - start)
+    if not free.any():
+        yield X
+        return
     for j in range(n_placements):
         yield _placed(X, shape, start, free * j // (n_placements - 1))
 

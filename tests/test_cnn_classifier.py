@@ -673,6 +673,8 @@ def test_test_offsets_average_the_placements_of_each_clips_content():
     for p in placed:
         np.testing.assert_array_equal(p[0, p[0] != 0], [1, 2, 3, 4])
         np.testing.assert_array_equal(p[1], X[1])
+    # clips that fill their frames are predicted once, not n times
+    assert len(list(_spread_placements(X[1:], (10,), 4))) == 1
     S = np.full((1, 2, 5), -80.0, dtype=np.float32)
     S[0, :, 0:2] = [[1, 2], [3, 4]]
     last = list(_spread_placements(S.reshape(1, -1), (2, 5), 2))[-1].reshape(2, 5)
