@@ -564,7 +564,8 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         AlexNet-like net, ``channel_db=10``) three networks scored 0.814
         over the six leave-one-speaker-out folds against 0.811 for one, and
         averaging three separately seeded networks beat the mean of its
-        members by 0.02-0.03 where that was measured
+        members by 0.02-0.03 where that was measured; two AudioNets
+        (five placements) scored 0.663 against 0.642 and 0.645 alone
         (``benchmarks/RESULTS.md``): a small gain, and a result that
         hangs less on one seed.
 
@@ -579,9 +580,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
         Costs ``test_offsets`` times the prediction. The relevance methods
         of :mod:`sklearn_rbfm.explain` explain ``model_`` on the clip as
         given, for the class the classifier predicts. On FSDD (six
-        leave-one-speaker-out folds, one seed) five placements raised
-        AudioNet's mean accuracy from 0.601 to 0.642, on five of six folds
-        (``benchmarks/RESULTS.md``).
+        leave-one-speaker-out folds) five placements raised AudioNet's
+        mean accuracy from 0.601 to 0.642 and from 0.593 to 0.645 (two
+        seeds), on five of six folds each (``benchmarks/RESULTS.md``).
 
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy loss.
