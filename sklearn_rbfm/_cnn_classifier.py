@@ -449,6 +449,9 @@ class KerasCNNClassifier(KerasPickleMixin, ClassifierMixin, BaseEstimator):
       authors' SGD with momentum at a fixed learning rate;
     - the authors augment AudioNet's input by random offsets only; the
       warps and masks are added here;
+    - the authors predict each clip once; AudioNet here averages its
+      predictions over five placements of the clip in its frame
+      (``test_offsets``);
     - the spectrogram network pads its convolutions 'same' and has no
       pooling after the fifth convolution, so that spectrograms smaller
       than the paper's 227 x 227 (computed from 8000 samples with a long,
