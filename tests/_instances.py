@@ -222,7 +222,7 @@ EXPECTED_FAILED_CHECKS = {
         "check_methods_subset_invariance": (
             "float32 convolutions (oneDNN) may round a row's probabilities "
             "differently (up to 5e-7 absolute seen) in a batch of another "
-            "size, and AudioNet averages five such predictions "
+            "size, and both nets average five such predictions "
             "(test_offsets='auto'); the check demands 1e-7."
         ),
     },

@@ -692,11 +692,27 @@ def test_test_offsets_average_the_placements_of_each_clips_content():
                         for p in _spread_placements(Xt, (128,), 3)], axis=0)
     np.testing.assert_allclose(clf.predict_proba(Xt), expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(clf.predict_proba(Xt), single)
-    # "auto": five placements for AudioNet, which trained at random offsets
+    # "auto": five placements for a net trained at random offsets
     five = np.mean([clf.model_.predict(p, verbose=0)
                     for p in _spread_placements(Xt, (128,), 5)], axis=0)
     clf.set_params(test_offsets="auto")
     np.testing.assert_allclose(clf.predict_proba(Xt), five, rtol=1e-5, atol=1e-6)
     clf.set_params(augment=False)
     np.testing.assert_allclose(clf.predict_proba(Xt), single, rtol=1e-5, atol=1e-6)
-    assert KerasCNNClassifier("alexnet")._placements() == 1
+    assert KerasCNNClassifier("alexnet", augment=False)._placements() == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn_rbfm.exceptions.ChanceLevelWarning")
+def test_the_spectrogram_net_averages_five_placements_by_default():
+    from sklearn_rbfm._cnn_classifier import _spread_placements
+
+    X, y = blobs(n=16, shape=(8, 16))
+    S = X.reshape(16, 8, 16)
+    S[:, :, 10:] = -1.0                         # six silent frames of padding
+    X = S.reshape(16, -1)
+    clf = KerasCNNClassifier("alexnet", spectrogram_shape=(8, 16), width=0.1, epochs=1,
+                             random_state=0).fit(X, y)
+    five = np.mean([clf.model_.predict(p, verbose=0)
+                    for p in _spread_placements(X, (8, 16), 5)], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X), five, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(five, clf.model_.predict(X, verbose=0))
